@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Data flows one way: Numerics -> LanguageModel -> DraftHeads -> Speculation
+// -> Visualization -> Lessons -> hydrasim. A lower module never imports a higher one.
+let package = Package(
+    name: "HydraSim",
+    products: [
+        .executable(name: "hydrasim", targets: ["hydrasim"]),
+        .library(name: "Numerics", targets: ["Numerics"]),
+        .library(name: "LanguageModel", targets: ["LanguageModel"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries enter through system-library targets (no unsafe flags).
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .systemLibrary(
+            name: "CGraphviz",
+            pkgConfig: "libgvc",
+            providers: [.apt(["libgraphviz-dev"])]
+        ),
+        .target(name: "Numerics", dependencies: ["COpenBLAS"]),
+        .target(name: "LanguageModel", dependencies: ["Numerics"]),
+        .executableTarget(
+            name: "hydrasim",
+            dependencies: [
+                "LanguageModel",
+                "Numerics",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
+        .testTarget(
+            name: "LanguageModelTests",
+            dependencies: ["LanguageModel", "Numerics"]
+        ),
+    ]
+)

@@ -1,0 +1,50 @@
+import COpenBLAS
+
+/// Thin wrappers over OpenBLAS for the two products the model needs.
+///
+/// Matrices are row-major `(rows, cols)` with a leading dimension (row stride)
+/// so strided views (one head's keys inside the KV cache) need no copies.
+public enum BLAS {
+    /// `y = alpha * A x + beta * y` with `A` of shape `(rows, cols)` (`transposed`: `y = alpha * Aᵀ x + beta * y`).
+    @inlinable
+    public static func gemv(
+        rows: Int, cols: Int, a: UnsafePointer<Float>, lda: Int,
+        x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+        alpha: Float = 1, beta: Float = 0, transposed: Bool = false
+    ) {
+        cblas_sgemv(CblasRowMajor, transposed ? CblasTrans : CblasNoTrans,
+                    blasint(rows), blasint(cols), alpha, a, blasint(lda), x, 1, beta, y, 1)
+    }
+
+    /// `C = alpha * op(A) op(B) + beta * C`, with `op(A)` of shape `(m, k)`, `op(B)` `(k, n)`, `C` `(m, n)`.
+    @inlinable
+    public static func gemm(
+        m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, transA: Bool = false,
+        b: UnsafePointer<Float>, ldb: Int, transB: Bool = false,
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        alpha: Float = 1, beta: Float = 0
+    ) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
+    /// `y = W x` for a weight matrix `W` of shape `(out, in)` stored row-major (llama2.c's `matmul`).
+    @inlinable
+    public static func matvec(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, out: Int, in: Int) {
+        gemv(rows: out, cols: `in`, a: w, lda: `in`, x: x, y: y)
+    }
+
+    /// `Y = X Wᵀ` for `n` row vectors `X` `(n, in)` and a weight matrix `W` `(out, in)`: one sgemm for all rows.
+    @inlinable
+    public static func matmul(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, out: Int, in: Int) {
+        if n == 1 { matvec(w, x, y, out: out, in: `in`); return }
+        gemm(m: n, n: out, k: `in`, a: x, lda: `in`, b: w, ldb: `in`, transB: true, c: y, ldc: out)
+    }
+
+    /// Number of threads OpenBLAS uses for one product.
+    public static var threads: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+
+/// Element-wise and row-wise kernels of a Llama block (llama2.c semantics, SPEC §6).
+///
+/// All functions work in place or into caller-owned buffers, so a forward pass
+/// allocates nothing per token.
+public enum Ops {
+    /// The RMSNorm epsilon of llama2.c.
+    public static let rmsEpsilon: Float = 1e-5
+
+    /// `out = x / sqrt(mean(x²) + eps) * weight` over `n` elements (RMSNorm, Zhang & Sennrich 2019).
+    @inlinable
+    public static func rmsNorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, n: Int) {
+        var ss: Float = 0
+        for i in 0..<n { ss += x[i] * x[i] }
+        let scale = 1 / (ss / Float(n) + rmsEpsilon).squareRoot()
+        for i in 0..<n { out[i] = weight[i] * (scale * x[i]) }
+    }
+
+    /// In-place numerically stable softmax over `n` elements (subtracts the maximum first).
+    @inlinable
+    public static func softmax(_ x: UnsafeMutablePointer<Float>, n: Int) {
+        guard n > 0 else { return }
+        var maxValue = x[0]
+        for i in 1..<n where x[i] > maxValue { maxValue = x[i] }
+        var sum: Float = 0
+        for i in 0..<n {
+            let e = expf(x[i] - maxValue)
+            x[i] = e
+            sum += e
+        }
+        let inv = 1 / sum
+        for i in 0..<n { x[i] *= inv }
+    }
+
+    /// `silu(x) = x * sigmoid(x)` for one value.
+    @inlinable
+    public static func silu(_ x: Float) -> Float { x / (1 + expf(-x)) }
+
+    /// SwiGLU gate in place: `a[i] = silu(a[i]) * b[i]` over `n` elements.
+    @inlinable
+    public static func swiglu(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, n: Int) {
+        for i in 0..<n { a[i] = silu(a[i]) * b[i] }
+    }
+
+    /// `y += x` over `n` elements (a residual connection).
+    @inlinable
+    public static func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, n: Int) {
+        for i in 0..<n { y[i] += x[i] }
+    }
+
+    /// Index of the largest of `n` values; the first one on ties (llama2.c's `sample_argmax`).
+    @inlinable
+    public static func argmax(_ x: UnsafePointer<Float>, n: Int) -> Int {
+        var best = 0
+        var bestValue = x[0]
+        for i in 1..<n where x[i] > bestValue { best = i; bestValue = x[i] }
+        return best
+    }
+}
+
+/// Rotary position embedding over adjacent pairs `(2i, 2i+1)` within each head (RoFormer, Su et al. 2021; SPEC §6).
+///
+/// The angle for pair `i` at position `pos` is `pos / 10000^(2i / headSize)`.
+/// Frequencies are precomputed once; the cos/sin for a position are computed per call
+/// (in Double, then rounded) so any position id works, as tree verification needs.
+public struct RotaryEmbedding: Sendable {
+    public let headSize: Int
+    /// `1 / 10000^(2i / headSize)` for each pair `i`.
+    public let frequencies: [Double]
+
+    public init(headSize: Int, base: Double = 10000) {
+        precondition(headSize % 2 == 0, "RoPE needs an even head size")
+        self.headSize = headSize
+        self.frequencies = (0..<headSize / 2).map { 1 / pow(base, Double(2 * $0) / Double(headSize)) }
+    }
+
+    /// Fills `cos` and `sin` (each `headSize / 2`) for position `pos`.
+    @inlinable
+    public func angles(position pos: Int, cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>) {
+        for i in 0..<headSize / 2 {
+            let angle = Double(pos) * frequencies[i]
+            cos[i] = Float(Foundation.cos(angle))
+            sin[i] = Float(Foundation.sin(angle))
+        }
+    }
+
+    /// Rotates `heads` consecutive heads of `x` (each `headSize` floats) in place with precomputed angles.
+    @inlinable
+    public func rotate(_ x: UnsafeMutablePointer<Float>, heads: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
+        let half = headSize / 2
+        for h in 0..<heads {
+            let v = x + h * headSize
+            for i in 0..<half {
+                let a = v[2 * i], b = v[2 * i + 1]
+                v[2 * i] = a * cos[i] - b * sin[i]
+                v[2 * i + 1] = a * sin[i] + b * cos[i]
+            }
+        }
+    }
+}

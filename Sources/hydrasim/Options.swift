@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import LanguageModel
+import Numerics
+
+/// Which model and tokenizer to load (shared by every command that runs the model).
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "llama2.c checkpoint (.bin). Default: the shipped model in Fixtures/.")
+    var checkpoint: String?
+
+    @Option(name: .long, help: "llama2.c tokenizer (.bin). Default: tokenizer.bin next to the checkpoint, if present.")
+    var tokenizer: String?
+
+    /// The checkpoint path to use, or a clear error when none is given or shipped.
+    func checkpointPath() throws -> String {
+        if let checkpoint { return checkpoint }
+        if let shipped = Fixtures.defaultCheckpoint { return shipped }
+        throw ValidationError("no --checkpoint given and no shipped model found (looked for Fixtures/models/; set HYDRASIM_FIXTURES)")
+    }
+
+    /// Loads the model.
+    func loadModel() throws -> Transformer {
+        Transformer(weights: try Checkpoint.read(checkpointPath()))
+    }
+
+    /// Loads the tokenizer: the one given, or tokenizer.bin beside the checkpoint, or nil.
+    func loadTokenizer(vocabularySize: Int) throws -> BPETokenizer? {
+        if let tokenizer { return try BPETokenizer(contentsOf: tokenizer, expectedVocabularySize: vocabularySize) }
+        let beside = URL(fileURLWithPath: try checkpointPath()).deletingLastPathComponent().appendingPathComponent("tokenizer.bin").path
+        guard FileManager.default.fileExists(atPath: beside) else { return nil }
+        return try BPETokenizer(contentsOf: beside, expectedVocabularySize: vocabularySize)
+    }
+}
+
+/// Greedy or temperature/top-p sampling.
+struct SamplingOptions: ParsableArguments {
+    @Flag(name: .long, help: "Always take the most likely token (the default unless --temperature is given).")
+    var greedy = false
+
+    @Option(name: .long, help: "Sampling temperature (> 0). 0 means greedy.")
+    var temperature: Float?
+
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass in (0, 1]; 1 samples from the whole distribution.")
+    var topP: Float = 0.9
+
+    @Option(name: .long, help: "Random seed for sampling (same seed, same output).")
+    var seed: UInt64 = 42
+
+    func validate() throws {
+        if greedy, let t = temperature, t != 0 { throw ValidationError("--greedy and --temperature \(t) contradict each other") }
+        if let t = temperature, !(t >= 0) || !t.isFinite { throw ValidationError("--temperature must be a finite number >= 0, got \(t)") }
+        if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
+    }
+
+    /// True when decoding is greedy.
+    var isGreedy: Bool { greedy || (temperature ?? 0) == 0 }
+}
+
+/// How a command prints its result.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json, ids
+}
+
+/// Threads for OpenBLAS.
+struct ThreadOptions: ParsableArguments {
+    @Option(name: .long, help: "Threads for matrix products (default: OpenBLAS's choice, OPENBLAS_NUM_THREADS).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
+    func apply() { if let threads { BLAS.threads = threads } }
+}
+
+/// Prints `value` as pretty, key-sorted JSON on standard output.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    let data = try encoder.encode(value)
+    FileHandle.standardOutput.write(data)
+    FileHandle.standardOutput.write(Data("\n".utf8))
+}
+
+/// Writes a line to standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Parses "1 2 3" (spaces or commas) into ids, with a clear error naming the bad piece.
+func parseIDs(_ text: String, option: String) throws -> [Int] {
+    let parts = text.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\n" || $0 == "\t" })
+    return try parts.map { part in
+        guard let id = Int(part) else { throw ValidationError("\(option): '\(part)' is not a token id") }
+        return id
+    }
+}
