@@ -53,10 +53,10 @@ struct BPETrainer {
 
     init(text: String) {
         let specials: [[UInt8]] = [Array("<unk>".utf8), Array("\n<s>\n".utf8), Array("\n</s>\n".utf8)]
-        let bytes = (0...255).map { [UInt8($0)] }
+        let singleBytes = (0...255).map { [UInt8($0)] }
         pieces = specials + (0...255).map { BPETokenizer.bytePiece(UInt8($0)) }
         scores = [Float](repeating: 0, count: pieces.count)
-        raw = specials + bytes
+        raw = specials + singleBytes
         joinable = [false, false, false] + (0...255).map { (0x20...0x7E).contains($0) }
 
         let chunkCounts = Self.countChunks(Array(text.utf8))

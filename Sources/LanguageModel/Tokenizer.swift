@@ -103,6 +103,7 @@ public struct BPETokenizer: Tokenizer, Equatable {
     /// run.c never prints BOS: it is the prompt's first token, and generation stops
     /// when the model produces it. Every other piece prints as stored, minus a leading
     /// space right after BOS, with a `<0xHH>` piece standing for the raw byte HH.
+    /// `id` must be a valid id (checked by a precondition).
     public func pieceBytes(_ id: Int, after previous: Int) -> [UInt8] {
         precondition(pieces.indices.contains(id), "token id \(id) is outside the vocabulary of \(pieces.count)")
         if id == Self.bos { return [] }

@@ -123,17 +123,17 @@ extension BPETokenizer {
         var queues = [PositionHeap](repeating: PositionHeap(), count: index.rankCount)
         var ranks = PositionHeap()
 
-        /// The rank of merging node `left` with its successor, or -1.
-        func rankOfPair(at left: Int32) -> Int32 {
+        /// The piece that merging node `left` with its successor makes, if any.
+        func mergedPiece(at left: Int32) -> Int32? {
             let right = next[Int(left)]
-            guard right >= 0, let merged = index.merges[EncoderIndex.pairKey(ids[Int(left)], ids[Int(right)])] else { return -1 }
-            return index.rank[Int(merged)]
+            guard right >= 0 else { return nil }
+            return index.merges[EncoderIndex.pairKey(ids[Int(left)], ids[Int(right)])]
         }
         func enqueue(_ left: Int32) {
-            let rank = rankOfPair(at: left)
-            guard rank >= 0 else { return }
-            if queues[Int(rank)].isEmpty { ranks.push(rank) }
-            queues[Int(rank)].push(left)
+            guard let merged = mergedPiece(at: left) else { return }
+            let rank = Int(index.rank[Int(merged)])
+            if queues[rank].isEmpty { ranks.push(Int32(rank)) }
+            queues[rank].push(left)
         }
 
         for left in 0..<Int32(ids.count - 1) { enqueue(left) }
@@ -142,9 +142,9 @@ extension BPETokenizer {
                 _ = ranks.pop()
                 continue
             }
-            guard ids[Int(left)] >= 0, rankOfPair(at: left) == rank else { continue }
+            guard ids[Int(left)] >= 0, let merged = mergedPiece(at: left), index.rank[Int(merged)] == rank else { continue }
             let right = Int(next[Int(left)])
-            ids[Int(left)] = index.merges[EncoderIndex.pairKey(ids[Int(left)], ids[right])]!
+            ids[Int(left)] = merged
             ids[right] = -1
             next[Int(left)] = next[right]
             if next[right] >= 0 { previous[Int(next[right])] = left }

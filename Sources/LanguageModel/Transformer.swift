@@ -76,7 +76,7 @@ public final class Transformer: @unchecked Sendable {
             Ops.rmsNorm(xb, x, w.rmsFFN.slice(l), n: dim)
             BLAS.matvec(w.w1.slice(l), xb, hb, out: hidden, in: dim)
             BLAS.matvec(w.w3.slice(l), xb, hb2, out: hidden, in: dim)
-            Ops.swiglu(hb, hb2, n: hidden)
+            Ops.swiglu(hb, hb, hb2, n: hidden)
             BLAS.matvec(w.w2.slice(l), hb, xb2, out: dim, in: hidden)
             Ops.add(x, xb2, n: dim)
         }
@@ -154,7 +154,7 @@ public final class Transformer: @unchecked Sendable {
             for i in 0..<n { Ops.rmsNorm(xb + i * dim, x + i * dim, w.rmsFFN.slice(l), n: dim) }
             BLAS.matmul(xb, w.w1.slice(l), hb, n: n, out: hidden, in: dim)
             BLAS.matmul(xb, w.w3.slice(l), hb2, n: n, out: hidden, in: dim)
-            Ops.swiglu(hb, hb2, n: n * hidden)
+            Ops.swiglu(hb, hb, hb2, n: n * hidden)
             BLAS.matmul(hb, w.w2.slice(l), xb2, n: n, out: dim, in: hidden)
             Ops.add(x, xb2, n: n * dim)
         }

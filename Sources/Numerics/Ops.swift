@@ -23,12 +23,10 @@ public enum Ops {
         guard n > 0 else { return }
         var maxValue = x[0]
         for i in 1..<n where x[i] > maxValue { maxValue = x[i] }
+        for i in 0..<n { x[i] -= maxValue }
+        FastMath.expInPlace(x, n: n)
         var sum: Float = 0
-        for i in 0..<n {
-            let e = expf(x[i] - maxValue)
-            x[i] = e
-            sum += e
-        }
+        for i in 0..<n { sum += x[i] }
         let inv = 1 / sum
         for i in 0..<n { x[i] *= inv }
     }
@@ -37,10 +35,16 @@ public enum Ops {
     @inlinable
     public static func silu(_ x: Float) -> Float { x / (1 + expf(-x)) }
 
-    /// SwiGLU gate in place: `a[i] = silu(a[i]) * b[i]` over `n` elements.
+    /// SwiGLU gate: `out[i] = silu(a[i]) * b[i]` over `n` elements (`out` may be `a`).
     @inlinable
-    public static func swiglu(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, n: Int) {
-        for i in 0..<n { a[i] = silu(a[i]) * b[i] }
+    public static func swiglu(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            let va = FastMath.load(a + i)
+            FastMath.store(va * FastMath.sigmoid(va) * FastMath.load(b + i), out + i)
+            i += 8
+        }
+        while i < n { out[i] = silu(a[i]) * b[i]; i += 1 }
     }
 
     /// `y += x` over `n` elements (a residual connection).

@@ -11,6 +11,12 @@ public struct XorShiftRandom: RandomNumberGenerator, Sendable {
     /// A generator seeded with `seed` (0 is replaced by a fixed non-zero constant: xorshift needs a non-zero state).
     public init(seed: UInt64) { state = seed == 0 ? 0x9E37_79B9_7F4A_7C15 : seed }
 
+    /// A generator continuing from a saved `state` (as read from `state`).
+    public init(state: UInt64) {
+        precondition(state != 0, "xorshift state must be non-zero")
+        self.state = state
+    }
+
     /// The next 32 random bits (run.c's `random_u32`).
     public mutating func nextUInt32() -> UInt32 {
         state ^= state >> 12

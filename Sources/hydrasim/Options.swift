@@ -70,7 +70,14 @@ struct ThreadOptions: ParsableArguments {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
+    /// For one-token decoding: OpenBLAS gets the threads.
     func apply() { if let threads { BLAS.threads = threads } }
+
+    /// For batched work split by HydraSim itself (training): OpenBLAS on one thread, our workers on the cores.
+    func applyForSplitWork() {
+        BLAS.threads = 1
+        if let threads { Parallel.workers = threads }
+    }
 }
 
 /// Prints `value` as pretty, key-sorted JSON on standard output.

@@ -24,6 +24,10 @@ its formula (the file's legacy tables are skipped). The Swift tests use it as:
           decisions (the final BOS one included) to stderr, to spot near-ties.
           It recomputes the full forward each step (~3 s for 200 steps on
           stories260K).
+  train-step, selfcheck
+          loss, hand-written backward pass and one AdamW step for a batch,
+          and its finite-difference self-check: see train_reference.py
+          (next to this file), which imports the loader from here.
 
 Usage:
   llama_reference.py random --dim 48 --hidden 96 --layers 2 --heads 6 \
@@ -31,6 +35,10 @@ Usage:
   llama_reference.py logits --checkpoint m.bin --tokens "1 5 9" --out l.f64 \
       [--hidden-out h.f64]
   llama_reference.py greedy --checkpoint m.bin --prompt "1" --steps 200
+  llama_reference.py train-step --checkpoint m.bin --batch "1 5 9;1 7 7" --out g.f64 \
+      [--lr 1e-3 --beta1 0.9 --beta2 0.95 --eps 1e-8 --weight-decay 0.1 --clip 1.0 \
+      --updated-out p.f64]
+  llama_reference.py selfcheck
 
 Errors (unreadable file, size not matching the header, bad token ids) print a
 message to stderr and exit with status 1.
@@ -233,8 +241,11 @@ def main():
     g.add_argument("--checkpoint", required=True)
     g.add_argument("--prompt", default="1")
     g.add_argument("--steps", type=int, required=True)
+    import train_reference  # train-step and selfcheck (in their own file, next to this one)
+    handlers = {"random": cmd_random, "logits": cmd_logits, "greedy": cmd_greedy}
+    handlers.update(train_reference.add_subcommands(sub))
     a = ap.parse_args()
-    {"random": cmd_random, "logits": cmd_logits, "greedy": cmd_greedy}[a.cmd](a)
+    handlers[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,95 @@
+import Foundation
+import Numerics
+
+/// AdamW with decoupled weight decay on matrices only (Loshchilov & Hutter 2019; PyTorch's `AdamW` update).
+///
+/// `p ← p · (1 − lr·wd)` (matrices only), `m ← β1 m + (1−β1) g`, `v ← β2 v + (1−β2) g²`,
+/// `p ← p − lr · m̂ / (sqrt(v̂) + ε)` with bias-corrected `m̂ = m / (1−β1ᵗ)`, `v̂ = v / (1−β2ᵗ)`.
+public final class AdamW {
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.95
+    public var epsilon: Float = 1e-8
+    public var weightDecay: Float
+    /// First and second moments, shaped like the parameters.
+    public let m: TransformerWeights
+    public let v: TransformerWeights
+    /// Number of updates taken so far.
+    public internal(set) var step = 0
+
+    public init(config: ModelConfig, weightDecay: Float = 0.1) {
+        self.weightDecay = weightDecay
+        m = TransformerWeights(zeros: config)
+        v = TransformerWeights(zeros: config)
+    }
+
+    /// True for tensors that get weight decay: the 2-D+ matrices, not the RMSNorm gains.
+    public static func decays(_ name: String) -> Bool { !name.hasPrefix("rms_") }
+
+    /// One update of `params` with `grads` at learning rate `lr`.
+    public func update(_ params: TransformerWeights, grads: TransformerWeights, lr: Float) {
+        step += 1
+        let c1 = 1 - pow(beta1, Float(step)), c2 = 1 - pow(beta2, Float(step))
+        let (b1, b2, eps) = (beta1, beta2, epsilon)
+        for (((name, p), (_, g)), ((_, mt), (_, vt))) in zip(zip(params.namedTensors, grads.namedTensors),
+                                                              zip(m.namedTensors, v.namedTensors)) {
+            let decay: Float = Self.decays(name) ? 1 - lr * weightDecay : 1
+            let (pp, gp, mp, vp) = (p.pointer, g.pointer, mt.pointer, vt.pointer)
+            for i in 0..<p.count {
+                let gi = gp[i]
+                mp[i] = b1 * mp[i] + (1 - b1) * gi
+                vp[i] = b2 * vp[i] + (1 - b2) * gi * gi
+                let mhat = mp[i] / c1, vhat = vp[i] / c2
+                pp[i] = pp[i] * decay - lr * mhat / (vhat.squareRoot() + eps)
+            }
+        }
+    }
+}
+
+/// Gradient utilities.
+public enum GradientClipping {
+    /// The global L2 norm over all gradient tensors (a shared table counted once).
+    public static func globalNorm(_ grads: TransformerWeights) -> Float {
+        var sum: Double = 0
+        for (_, g) in grads.namedTensors {
+            var s: Float = 0
+            for i in 0..<g.count { s += g[i] * g[i] }
+            sum += Double(s)
+        }
+        return Float(sum.squareRoot())
+    }
+
+    /// Scales all gradients so their global norm is at most `maxNorm`; returns the norm before clipping.
+    @discardableResult
+    public static func clip(_ grads: TransformerWeights, maxNorm: Float) -> Float {
+        let norm = globalNorm(grads)
+        if norm > maxNorm, maxNorm > 0 {
+            let scale = maxNorm / norm
+            for (_, g) in grads.namedTensors { for i in 0..<g.count { g[i] *= scale } }
+        }
+        return norm
+    }
+}
+
+/// Linear warm-up then cosine decay to `minRate` (Loshchilov & Hutter 2017, as nanoGPT/llama2.c train).
+public struct LearningRateSchedule: Codable, Equatable, Sendable {
+    public var maxRate: Float
+    public var minRate: Float
+    public var warmupSteps: Int
+    public var totalSteps: Int
+
+    public init(maxRate: Float, minRate: Float, warmupSteps: Int, totalSteps: Int) {
+        self.maxRate = maxRate
+        self.minRate = minRate
+        self.warmupSteps = warmupSteps
+        self.totalSteps = totalSteps
+    }
+
+    /// The rate for 0-based `step`.
+    public func rate(at step: Int) -> Float {
+        if step < warmupSteps { return maxRate * Float(step + 1) / Float(warmupSteps) }
+        if step >= totalSteps { return minRate }
+        let progress = Double(step - warmupSteps) / Double(max(1, totalSteps - warmupSteps))
+        let coefficient = Float(0.5 * (1 + cos(Double.pi * progress)))
+        return minRate + coefficient * (maxRate - minRate)
+    }
+}

@@ -1,0 +1,235 @@
+import Foundation
+import Numerics
+
+/// Hyper-parameters of a base-model training run; a resumed run must use the same ones.
+public struct BaseTrainingSettings: Codable, Equatable, Sendable {
+    public var model: ModelConfig
+    public var batchSize: Int
+    public var steps: Int
+    public var learningRate: Float
+    public var minLearningRate: Float
+    public var warmupSteps: Int
+    public var weightDecay: Float
+    public var gradientClip: Float
+    public var evalInterval: Int
+    public var evalBatches: Int
+    public var seed: UInt64
+
+    public init(model: ModelConfig, batchSize: Int, steps: Int, learningRate: Float = 1e-3, minLearningRate: Float? = nil,
+                warmupSteps: Int = 100, weightDecay: Float = 0.1, gradientClip: Float = 1, evalInterval: Int = 100,
+                evalBatches: Int = 8, seed: UInt64 = 1337) {
+        self.model = model
+        self.batchSize = batchSize
+        self.steps = steps
+        self.learningRate = learningRate
+        self.minLearningRate = minLearningRate ?? learningRate / 10
+        self.warmupSteps = warmupSteps
+        self.weightDecay = weightDecay
+        self.gradientClip = gradientClip
+        self.evalInterval = evalInterval
+        self.evalBatches = evalBatches
+        self.seed = seed
+    }
+
+    /// Training sequence length: the model's context.
+    public var sequenceLength: Int { model.maxSequenceLength }
+
+    public var schedule: LearningRateSchedule {
+        LearningRateSchedule(maxRate: learningRate, minRate: minLearningRate, warmupSteps: warmupSteps, totalSteps: steps)
+    }
+}
+
+/// One evaluation point of a run.
+public struct EvaluationRecord: Codable, Equatable, Sendable {
+    public var step: Int
+    public var trainLoss: Float
+    public var validationLoss: Float
+
+    public init(step: Int, trainLoss: Float, validationLoss: Float) {
+        self.step = step
+        self.trainLoss = trainLoss
+        self.validationLoss = validationLoss
+    }
+}
+
+/// What one optimisation step did.
+public struct StepReport: Sendable {
+    public var step: Int
+    public var loss: Float
+    public var learningRate: Float
+    public var gradientNorm: Float
+}
+
+/// Trains a decoder from scratch on next-token prediction (AdamW, warm-up + cosine, clipping),
+/// and saves/resumes its full state so an interrupted run continues bit for bit.
+public final class BaseTrainer {
+    public let settings: BaseTrainingSettings
+    public let weights: TransformerWeights
+    public let data: TrainingData
+    public let optimizer: AdamW
+    let pass: TrainingPass
+    /// Draws the batch offsets; saved with the state.
+    var random: XorShiftRandom
+    /// Optimisation steps done.
+    public private(set) var step = 0
+    /// Evaluations so far.
+    public var history: [EvaluationRecord] = []
+
+    /// A fresh run: weights randomly initialised from `settings.seed`.
+    public init(settings: BaseTrainingSettings, data: TrainingData, weights: TransformerWeights? = nil) throws {
+        let T = settings.sequenceLength
+        guard data.train.count > T + 1 else {
+            throw TrainingError("the context (\(T) tokens) is longer than the training split (\(data.train.count) tokens): use a shorter --context or a bigger corpus")
+        }
+        guard data.validation.count > T + 1 else {
+            throw TrainingError("the context (\(T) tokens) is longer than the validation split (\(data.validation.count) tokens): use a shorter --context or a bigger corpus")
+        }
+        if let problem = settings.model.problem { throw TrainingError("model: \(problem)") }
+        guard settings.batchSize >= 1, settings.steps >= 1 else { throw TrainingError("batch size and steps must be at least 1") }
+        self.settings = settings
+        self.data = data
+        self.weights = weights ?? TransformerWeights(random: settings.model, seed: settings.seed)
+        optimizer = AdamW(config: settings.model, weightDecay: settings.weightDecay)
+        pass = TrainingPass(config: settings.model, batchSize: settings.batchSize, sequenceLength: T)
+        random = XorShiftRandom(seed: settings.seed &+ 1)
+    }
+
+    /// The next training batch: `B` random windows of `T + 1` tokens.
+    func nextBatch() -> (inputs: [Int32], targets: [Int32]) {
+        let T = settings.sequenceLength
+        var inputs: [Int32] = [], targets: [Int32] = []
+        inputs.reserveCapacity(settings.batchSize * T)
+        targets.reserveCapacity(settings.batchSize * T)
+        for _ in 0..<settings.batchSize {
+            let start = Int(random.next() % UInt64(data.train.count - T - 1))
+            inputs += data.train[start..<start + T]
+            targets += data.train[start + 1..<start + T + 1]
+        }
+        return (inputs, targets)
+    }
+
+    /// One optimisation step.
+    @discardableResult
+    public func trainStep() -> StepReport {
+        let (inputs, targets) = nextBatch()
+        pass.zeroGradients()
+        let loss = pass.forward(weights, inputs: inputs, targets: targets)
+        pass.backward(weights, inputs: inputs, targets: targets)
+        let norm = GradientClipping.clip(pass.gradients, maxNorm: settings.gradientClip)
+        let lr = settings.schedule.rate(at: step)
+        optimizer.update(weights, grads: pass.gradients, lr: lr)
+        step += 1
+        return StepReport(step: step, loss: loss, learningRate: lr, gradientNorm: norm)
+    }
+
+    /// Mean validation loss (nats/token) over consecutive non-overlapping windows from the
+    /// start of the validation split: `batches` batches, or the whole split when nil.
+    public func evaluate(batches: Int? = nil) -> Float {
+        let T = settings.sequenceLength
+        let windows = (data.validation.count - 1) / T
+        let B = min(settings.batchSize, windows)
+        let usable = windows / B * B
+        let count = batches.map { min($0 * B, usable) } ?? usable
+        let evalPass = B == settings.batchSize ? pass : TrainingPass(config: settings.model, batchSize: B, sequenceLength: T)
+        var total: Double = 0
+        for first in stride(from: 0, to: count, by: B) {
+            var inputs: [Int32] = [], targets: [Int32] = []
+            for w in first..<first + B {
+                inputs += data.validation[w * T..<w * T + T]
+                targets += data.validation[w * T + 1..<w * T + T + 1]
+            }
+            total += Double(evalPass.forward(weights, inputs: inputs, targets: targets))
+        }
+        return Float(total / Double(count / B))
+    }
+
+    // MARK: State
+
+    static let magic: UInt32 = 0x5354_5348   // "HSTS" little-endian: HydraSim training state
+    static let version: UInt32 = 1
+
+    struct StateHeader: Codable {
+        var settings: BaseTrainingSettings
+        var step: Int
+        var optimizerStep: Int
+        var randomState: UInt64
+        var history: [EvaluationRecord]
+    }
+
+    /// The whole training state (settings, step, random state, weights, AdamW moments) as bytes.
+    public func stateData() throws -> Data {
+        let header = StateHeader(settings: settings, step: step, optimizerStep: optimizer.step, randomState: random.state, history: history)
+        let json = try JSONEncoder().encode(header)
+        var data = Data()
+        withUnsafeBytes(of: Self.magic.littleEndian) { data.append(contentsOf: $0) }
+        withUnsafeBytes(of: Self.version.littleEndian) { data.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt32(json.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(json)
+        for set in [weights, optimizer.m, optimizer.v] {
+            for (_, t) in set.namedTensors { data.append(UnsafeBufferPointer(start: t.pointer, count: t.count)) }
+        }
+        return data
+    }
+
+    /// Writes the state atomically.
+    public func saveState(to path: String) throws {
+        try AtomicFile.write(stateData(), to: path)
+    }
+
+    /// Continues a run from a state file; `settings` must equal the saved ones.
+    public static func resume(from path: String, settings: BaseTrainingSettings, data: TrainingData) throws -> BaseTrainer {
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw TrainingError("\(path): no training state to resume (run without --resume to start)")
+        }
+        func fail(_ problem: String) -> TrainingError { TrainingError("\(path): \(problem)") }
+        guard bytes.count >= 12 else { throw fail("truncated training state") }
+        let (magic, version, jsonLength) = bytes.withUnsafeBytes {
+            ($0.loadUnaligned(fromByteOffset: 0, as: UInt32.self), $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self),
+             Int($0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
+        }
+        guard magic == Self.magic else { throw fail("not a HydraSim training state (bad magic number)") }
+        guard version == Self.version else { throw fail("training state version \(version); this HydraSim reads version \(Self.version)") }
+        guard bytes.count >= 12 + jsonLength else { throw fail("truncated training state") }
+        let header: StateHeader
+        do { header = try JSONDecoder().decode(StateHeader.self, from: bytes.subdata(in: 12..<12 + jsonLength)) } catch {
+            throw fail("unreadable training state header")
+        }
+        if header.settings != settings {
+            throw fail("checkpoint from another configuration: \(Self.differences(header.settings, settings)); pass the same options as the interrupted run")
+        }
+        let trainer = try BaseTrainer(settings: settings, data: data)
+        let tensors = [trainer.weights, trainer.optimizer.m, trainer.optimizer.v].flatMap { $0.namedTensors.map(\.tensor) }
+        let expected = 12 + jsonLength + 4 * tensors.reduce(0) { $0 + $1.count }
+        guard bytes.count == expected else { throw fail("truncated or corrupt training state (\(bytes.count) bytes, expected \(expected))") }
+        bytes.withUnsafeBytes { raw in
+            var offset = 12 + jsonLength
+            for t in tensors {
+                UnsafeMutableRawBufferPointer(start: t.pointer, count: 4 * t.count)
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + 4 * t.count]))
+                offset += 4 * t.count
+            }
+        }
+        trainer.step = header.step
+        trainer.optimizer.step = header.optimizerStep
+        trainer.random = XorShiftRandom(state: header.randomState)
+        trainer.history = header.history
+        return trainer
+    }
+
+    /// A short description of how two settings differ.
+    static func differences(_ saved: BaseTrainingSettings, _ requested: BaseTrainingSettings) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        func flat(_ s: BaseTrainingSettings) -> [String: String] {
+            guard let data = try? encoder.encode(s), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+            var out: [String: String] = [:]
+            for (key, value) in object {
+                if let nested = value as? [String: Any] { for (k, v) in nested { out["\(key).\(k)"] = "\(v)" } } else { out[key] = "\(value)" }
+            }
+            return out
+        }
+        let a = flat(saved), b = flat(requested)
+        let keys = Set(a.keys).union(b.keys).sorted().filter { a[$0] != b[$0] }
+        return keys.map { "\($0) was \(a[$0] ?? "-"), now \(b[$0] ?? "-")" }.joined(separator: ", ")
+    }
+}

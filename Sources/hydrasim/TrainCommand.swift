@@ -1,0 +1,177 @@
+import ArgumentParser
+import Foundation
+import LanguageModel
+import Numerics
+
+/// `hydrasim train`: training in Swift (base models now; draft heads build on it).
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train models in Swift.",
+        subcommands: [TrainBaseCommand.self]
+    )
+}
+
+/// `hydrasim train base`: a Llama-style decoder from scratch on a text corpus.
+struct TrainBaseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "base",
+        abstract: "Train a base model (and its tokenizer, unless one is given) on a corpus.",
+        discussion: """
+        Splits the corpus 90/10 (train/validation), evaluates periodically, writes model.bin,
+        tokenizer.bin and train_state.bin to --out atomically, and resumes with --resume.
+        The defaults train the shipped house model (see Fixtures/models/house/MODEL_CARD.md).
+        """
+    )
+
+    @Option(name: .long, help: "Training text (UTF-8). Default: the shipped Tiny Shakespeare.") var corpus: String?
+    @Option(name: .long, help: "Use this tokenizer instead of training one.") var tokenizer: String?
+    @Option(name: .customLong("vocab-size"), help: "Vocabulary size of the trained tokenizer.") var vocabSize = 1024
+    @Option(name: .long, help: "Residual width.") var dim = 256
+    @Option(name: .customLong("hidden-dim"), help: "SwiGLU width (default: about 8/3 dim, multiple of 32).") var hiddenDim: Int?
+    @Option(name: .long, help: "Transformer blocks.") var layers = 6
+    @Option(name: .long, help: "Query heads.") var heads = 8
+    @Option(name: .customLong("kv-heads"), help: "Key/value heads (default: = heads).") var kvHeads: Int?
+    @Option(name: .long, help: "Context length (training sequence length).") var context = 256
+    @Option(name: .long, help: "Optimisation steps.") var steps = 3000
+    @Option(name: .long, help: "Sequences per batch.") var batch = 16
+    @Option(name: .customLong("lr"), help: "Peak learning rate.") var learningRate: Float = 1e-3
+    @Option(name: .long, help: "Warm-up steps.") var warmup = 100
+    @Option(name: .customLong("weight-decay"), help: "AdamW weight decay (matrices only).") var weightDecay: Float = 0.1
+    @Option(name: .long, help: "Gradient clipping (global norm).") var clip: Float = 1
+    @Option(name: .customLong("eval-interval"), help: "Evaluate and save every N steps.") var evalInterval = 100
+    @Option(name: .customLong("eval-batches"), help: "Validation batches per periodic evaluation.") var evalBatches = 8
+    @Option(name: .long, help: "Random seed (initialisation and batches).") var seed: UInt64 = 1337
+    @Option(name: .long, help: "Output folder.") var out: String
+    @Flag(name: .long, help: "Continue the run saved in --out (same options required).") var resume = false
+    @OptionGroup var threads: ThreadOptions
+
+    struct Summary: Encodable {
+        var out: String
+        var config: ModelConfig
+        var parameters: Int
+        var steps: Int
+        var tokensSeen: Int
+        var seconds: Double
+        var tokensPerSecond: Double
+        var achievedGflops: Double
+        var sgemmGflops: Double
+        var finalTrainLoss: Float
+        var validationLossPerToken: Float
+        var validationLossPerCharacter: Double
+        var validationCharactersPerToken: Double
+        var bigramValidationLossPerToken: Double
+        var bigramValidationLossPerCharacter: Double
+        var history: [EvaluationRecord]
+    }
+
+    func validate() throws {
+        for (name, value) in [("--dim", dim), ("--layers", layers), ("--heads", heads), ("--context", context), ("--steps", steps),
+                              ("--batch", batch), ("--eval-interval", evalInterval), ("--eval-batches", evalBatches)] where value < 1 {
+            throw ValidationError("\(name) must be at least 1, got \(value)")
+        }
+        if vocabSize < BPETokenizer.minimumVocabularySize {
+            throw ValidationError("--vocab-size \(vocabSize) is smaller than \(BPETokenizer.minimumVocabularySize) (3 special tokens + 256 bytes)")
+        }
+        if warmup < 0 { throw ValidationError("--warmup must be at least 0") }
+        if !(learningRate > 0) { throw ValidationError("--lr must be positive") }
+    }
+
+    func run() throws {
+        threads.applyForSplitWork()
+        let fm = FileManager.default
+        let corpusPath = try corpus ?? Fixtures.root.map { "\($0)/data/tinyshakespeare.txt" }
+            ?? { throw ValidationError("no --corpus given and no shipped corpus found (Fixtures/data/tinyshakespeare.txt)") }()
+        let statePath = "\(out)/train_state.bin"
+        let tokenizerPath = "\(out)/tokenizer.bin"
+        if !resume && fm.fileExists(atPath: statePath) {
+            throw ValidationError("\(out) already holds a training run: pass --resume to continue it, or choose another --out")
+        }
+        let text = try CorpusCheck.read(corpusPath)
+        try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
+
+        // Tokenizer: given, resumed, or trained on the training split only.
+        let tok: BPETokenizer
+        if let tokenizer {
+            tok = try BPETokenizer(contentsOf: tokenizer)
+        } else if resume {
+            tok = try BPETokenizer(contentsOf: tokenizerPath)
+        } else {
+            let trainText = TrainingData.split(text).train
+            var bar = ProgressBar(total: vocabSize - BPETokenizer.minimumVocabularySize, label: "tokenizer merges")
+            tok = try BPETokenizer.train(text: trainText, vocabularySize: vocabSize) { done, total in
+                if done % 32 == 0 || done == total { bar.update(done) }
+            }
+        }
+        if !fm.fileExists(atPath: tokenizerPath) || tokenizer != nil { try tok.write(to: tokenizerPath) }
+
+        let hidden = hiddenDim ?? ((8 * dim / 3 + 31) / 32 * 32)
+        let model = ModelConfig(dim: dim, hiddenDim: hidden, layers: layers, heads: heads, kvHeads: kvHeads ?? heads,
+                                vocabularySize: tok.vocabularySize, maxSequenceLength: context, sharedClassifier: true)
+        if let problem = model.problem { throw ValidationError(problem) }
+        let settings = BaseTrainingSettings(model: model, batchSize: batch, steps: steps, learningRate: learningRate,
+                                            warmupSteps: warmup, weightDecay: weightDecay, gradientClip: clip,
+                                            evalInterval: evalInterval, evalBatches: evalBatches, seed: seed)
+        let data = TrainingData(text: text, tokenizer: tok)
+        let trainer = resume ? try BaseTrainer.resume(from: statePath, settings: settings, data: data)
+                             : try BaseTrainer(settings: settings, data: data)
+        printError("model: \(model.parameterCount) parameters; data: \(data.train.count) train / \(data.validation.count) validation tokens")
+
+        let tokensPerStep = batch * context
+        var bar = ProgressBar(total: steps, label: "step")
+        let start = ContinuousClock.now
+        let firstStep = trainer.step
+        var lastLoss: Float = .nan
+        func save() throws {
+            try Checkpoint.write(trainer.weights, to: "\(out)/model.bin")
+            try trainer.saveState(to: statePath)
+        }
+        while trainer.step < steps {
+            let report = trainer.trainStep()
+            lastLoss = report.loss
+            let elapsed = (ContinuousClock.now - start).seconds
+            let rate = Double((trainer.step - firstStep) * tokensPerStep) / elapsed
+            bar.update(trainer.step, status: String(format: "loss %.3f lr %.1e %.0f tok/s", report.loss, report.learningRate, rate))
+            if trainer.step % evalInterval == 0 || trainer.step == steps {
+                let validation = trainer.evaluate(batches: evalBatches)
+                trainer.history.append(EvaluationRecord(step: trainer.step, trainLoss: report.loss, validationLoss: validation))
+                printError(String(format: "step %d: train loss %.4f, validation loss %.4f", trainer.step, report.loss, validation))
+                try save()
+            }
+        }
+        let seconds = (ContinuousClock.now - start).seconds
+        let stepsDone = trainer.step - firstStep
+        let validation = trainer.evaluate()
+        let bigram = BigramBaseline.validationLoss(train: data.train, validation: data.validation, vocabularySize: model.vocabularySize)
+        let cpt = data.validationCharactersPerToken
+        let flops = Double(Self.flopsPerToken(model) * tokensPerStep * stepsDone)
+        try printJSON(Summary(
+            out: out, config: model, parameters: model.parameterCount, steps: trainer.step, tokensSeen: trainer.step * tokensPerStep,
+            seconds: seconds, tokensPerSecond: Double(stepsDone * tokensPerStep) / max(seconds, 1e-9),
+            achievedGflops: flops / max(seconds, 1e-9) / 1e9, sgemmGflops: Self.measureSGEMM(),
+            finalTrainLoss: lastLoss, validationLossPerToken: validation, validationLossPerCharacter: Double(validation) / cpt,
+            validationCharactersPerToken: cpt, bigramValidationLossPerToken: bigram.loss,
+            bigramValidationLossPerCharacter: bigram.loss / cpt, history: trainer.history))
+    }
+
+    /// Floating-point operations of one training token (forward + backward, attention computed over full T×T blocks).
+    static func flopsPerToken(_ c: ModelConfig) -> Int {
+        let matmul = c.layers * (2 * c.dim * c.dim + 2 * c.kvDim * c.dim + 3 * c.dim * c.hiddenDim) + c.vocabularySize * c.dim
+        let attention = c.layers * 4 * c.maxSequenceLength * c.dim
+        return 6 * matmul + 3 * attention
+    }
+
+    /// sgemm throughput (GFLOP/s) on a training-sized product with the current thread setting.
+    static func measureSGEMM() -> Double {
+        let (m, n, k) = (4096, 768, 256)
+        let a = Tensor(shape: [m, k], repeating: 0.5), b = Tensor(shape: [n, k], repeating: 0.25), c = Tensor(zeros: [m, n])
+        BLAS.matmul(a.pointer, b.pointer, c.pointer, n: m, out: n, in: k)
+        let start = ContinuousClock.now
+        var runs = 0
+        while (ContinuousClock.now - start).seconds < 1 {
+            BLAS.matmul(a.pointer, b.pointer, c.pointer, n: m, out: n, in: k)
+            runs += 1
+        }
+        return Double(2 * m * n * k * runs) / (ContinuousClock.now - start).seconds / 1e9
+    }
+}
