@@ -87,24 +87,29 @@ struct TrainBaseCommand: ParsableCommand {
         if !resume && fm.fileExists(atPath: statePath) {
             throw ValidationError("\(out) already holds a training run: pass --resume to continue it, or choose another --out")
         }
+        if resume && !fm.fileExists(atPath: statePath) {
+            throw ValidationError("\(out) holds no training run to resume (no train_state.bin): drop --resume to start one")
+        }
         let text = try CorpusCheck.read(corpusPath)
         try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
 
         // Tokenizer: given, resumed, or trained on the training split only.
         let tok: BPETokenizer
-        if let tokenizer {
-            tok = try BPETokenizer(contentsOf: tokenizer)
-        } else if resume {
+        if resume {
             tok = try BPETokenizer(contentsOf: tokenizerPath)
+            if let tokenizer, try BPETokenizer(contentsOf: tokenizer) != tok {
+                throw ValidationError("--tokenizer \(tokenizer) is not the tokenizer of the run in \(out); drop --tokenizer to resume")
+            }
+        } else if let tokenizer {
+            tok = try BPETokenizer(contentsOf: tokenizer)
         } else {
+            // Trained on the training split only, so validation text stays unseen.
             let trainText = TrainingData.split(text).train
             var bar = ProgressBar(total: vocabSize - BPETokenizer.minimumVocabularySize, label: "tokenizer merges")
             tok = try BPETokenizer.train(text: trainText, vocabularySize: vocabSize) { done, total in
                 if done % 32 == 0 || done == total { bar.update(done) }
             }
         }
-        if !fm.fileExists(atPath: tokenizerPath) || tokenizer != nil { try tok.write(to: tokenizerPath) }
-
         let hidden = hiddenDim ?? ((8 * dim / 3 + 31) / 32 * 32)
         let model = ModelConfig(dim: dim, hiddenDim: hidden, layers: layers, heads: heads, kvHeads: kvHeads ?? heads,
                                 vocabularySize: tok.vocabularySize, maxSequenceLength: context, sharedClassifier: true)
@@ -115,6 +120,8 @@ struct TrainBaseCommand: ParsableCommand {
         let data = TrainingData(text: text, tokenizer: tok)
         let trainer = resume ? try BaseTrainer.resume(from: statePath, settings: settings, data: data)
                              : try BaseTrainer(settings: settings, data: data)
+        // Only now, with every input checked, write into --out.
+        if !resume { try tok.write(to: tokenizerPath) }
         printError("model: \(model.parameterCount) parameters; data: \(data.train.count) train / \(data.validation.count) validation tokens")
 
         let tokensPerStep = batch * context
