@@ -40,5 +40,7 @@ let package = Package(
             name: "LanguageModelTests",
             dependencies: ["LanguageModel", "Numerics"]
         ),
+        // Runs the built `hydrasim` executable as a user would.
+        .testTarget(name: "CommandLineTests", dependencies: ["hydrasim"]),
     ]
 )

@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds a release binary, runs the demo on the shipped model.
+# The main job: installs what is missing, builds a release binary, runs the demo on the shipped models.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 hydrasim_setup
 swift build -c release --product hydrasim
 bin=.build/release/hydrasim
-model=Fixtures/models/stories260K/model.bin
+house=Fixtures/models/house
+stories=Fixtures/models/stories260K/model.bin
+
+if [ -f "$house/model.bin" ]; then
+  echo
+  echo "==> The house model: trained by HydraSim itself on Tiny Shakespeare ($house/MODEL_CARD.md)"
+  "$bin" checkpoint info "$house/model.bin"
+  echo
+  echo "==> How its tokenizer cuts a line into pieces:"
+  "$bin" tokenizer encode --tokenizer "$house/tokenizer.bin" --text "ROMEO: But, soft! what light through yonder window breaks?" --format text
+  echo
+  echo "==> Greedy continuation of a prompt, one token per forward pass:"
+  "$bin" generate --prompt "ROMEO:" --greedy --max-tokens 120
+  echo
+  echo "==> Sampled (temperature 0.8, top-p 0.9, seed 7; the same seed gives the same text):"
+  "$bin" generate --prompt "JULIET:" --temperature 0.8 --top-p 0.9 --seed 7 --max-tokens 120
+fi
 
 echo
-echo "==> The shipped model: stories260K, a real llama2.c checkpoint (Karpathy's tinyllamas, MIT)"
-"$bin" checkpoint info "$model"
+echo "==> stories260K, a real third-party llama2.c checkpoint (Karpathy's tinyllamas, MIT)."
+echo "    It ships without its tokenizer, so these are token ids: the ids llama2.c's run.c prints with -t 0."
+"$bin" generate --checkpoint "$stories" --prompt-ids 1 --greedy --max-tokens 60 --format ids
 echo
-echo "==> Greedy decoding from BOS, 200 tokens. stories260K comes without its tokenizer, so these are token ids"
-echo "    (the same ids llama2.c's run.c prints with -t 0; HydraSim's own house model, with text, comes next)."
-"$bin" generate --checkpoint "$model" --prompt-ids 1 --greedy --max-tokens 200 --format ids
+echo "==> Decoding speed of both models, 1 and 2 threads (interleaved rounds; see BENCHMARKS.md):"
+"$bin" bench --checkpoint "$stories" --threads-list 1,2 --tokens 256 --rounds 3
+[ -f "$house/model.bin" ] && "$bin" bench --checkpoint "$house/model.bin" --threads-list 1,2 --tokens 255 --rounds 3
 echo
-echo "==> The same run as JSON, with its speed:"
-"$bin" generate --checkpoint "$model" --prompt-ids 1 --greedy --max-tokens 200 --format json | grep -E '"(stop_reason|tokens_per_second|generation_seconds)"'
-echo
-echo "==> Decoding speed, 1 and 2 threads (interleaved rounds):"
-"$bin" bench --checkpoint "$model" --threads-list 1,2 --tokens 256 --rounds 3
+echo "Next: 'hydrasim --help'. Train your own model: '$bin train base --out Output/my-model --steps 200' (see README.md)."

@@ -47,6 +47,18 @@ public struct AutoregressiveGenerator {
 
     public init(model: Transformer) { self.model = model }
 
+    /// Throws a one-line `GenerationError` when `prompt` is empty, longer than the context, or holds an id outside the vocabulary.
+    public func checkPrompt(_ prompt: [Int]) throws {
+        let config = model.config
+        guard !prompt.isEmpty else { throw GenerationError("the prompt is empty: give at least one token (BOS is 1)") }
+        guard prompt.count <= config.maxSequenceLength else {
+            throw GenerationError("the prompt has \(prompt.count) tokens but the model's context is \(config.maxSequenceLength)")
+        }
+        if let bad = prompt.first(where: { $0 < 0 || $0 >= config.vocabularySize }) {
+            throw GenerationError("prompt token \(bad) is outside the vocabulary (0..<\(config.vocabularySize))")
+        }
+    }
+
     /// Generates up to `maxTokens` ids after `prompt` (which includes BOS if wanted).
     ///
     /// Stops when the model produces BOS (not included), after `maxTokens`, or when the
@@ -56,14 +68,7 @@ public struct AutoregressiveGenerator {
     public func generate<S: TokenSampler>(
         prompt: [Int], maxTokens: Int, sampler: inout S, onToken: ((Int) -> Void)? = nil
     ) throws -> GenerationResult {
-        let config = model.config
-        guard !prompt.isEmpty else { throw GenerationError("the prompt is empty: give at least one token (BOS is 1)") }
-        guard prompt.count <= config.maxSequenceLength else {
-            throw GenerationError("the prompt has \(prompt.count) tokens but the model's context is \(config.maxSequenceLength)")
-        }
-        if let bad = prompt.first(where: { $0 < 0 || $0 >= config.vocabularySize }) {
-            throw GenerationError("prompt token \(bad) is outside the vocabulary (0..<\(config.vocabularySize))")
-        }
+        try checkPrompt(prompt)
         guard maxTokens >= 0 else { throw GenerationError("max tokens must be at least 0, got \(maxTokens)") }
         let state = model.makeState()
         let clock = ContinuousClock()

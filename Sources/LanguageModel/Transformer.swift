@@ -56,9 +56,9 @@ public final class Transformer: @unchecked Sendable {
             Ops.rmsNorm(xb, x, w.rmsAttention.slice(l), n: dim)
             let k = cache.key(layer: l, slot: slot)
             let v = cache.value(layer: l, slot: slot)
-            BLAS.matvec(w.wq.slice(l), xb, q, out: dim, in: dim)
-            BLAS.matvec(w.wk.slice(l), xb, k, out: kvDim, in: dim)
-            BLAS.matvec(w.wv.slice(l), xb, v, out: kvDim, in: dim)
+            BLAS.matvecSplit(w.wq.slice(l), xb, q, out: dim, in: dim)
+            BLAS.matvecSplit(w.wk.slice(l), xb, k, out: kvDim, in: dim)
+            BLAS.matvecSplit(w.wv.slice(l), xb, v, out: kvDim, in: dim)
             rope.rotate(q, heads: c.heads, cos: s.cos.pointer, sin: s.sin.pointer)
             rope.rotate(k, heads: c.kvHeads, cos: s.cos.pointer, sin: s.sin.pointer)
             // Per query head h (kv head g = h / groupSize): scores = K_g q_h / sqrt(hs), softmax, out = V_gᵀ att.
@@ -70,19 +70,19 @@ public final class Transformer: @unchecked Sendable {
                 Ops.softmax(att, n: visible)
                 BLAS.gemv(rows: visible, cols: hs, a: values + g * hs, lda: kvDim, x: att, y: xb + h * hs, transposed: true)
             }
-            BLAS.matvec(w.wo.slice(l), xb, xb2, out: dim, in: dim)
+            BLAS.matvecSplit(w.wo.slice(l), xb, xb2, out: dim, in: dim)
             Ops.add(x, xb2, n: dim)
             // Feed-forward: x += W2 (silu(W1 xn) * W3 xn), xn = rmsnorm(x).
             Ops.rmsNorm(xb, x, w.rmsFFN.slice(l), n: dim)
-            BLAS.matvec(w.w1.slice(l), xb, hb, out: hidden, in: dim)
-            BLAS.matvec(w.w3.slice(l), xb, hb2, out: hidden, in: dim)
+            BLAS.matvecSplit(w.w1.slice(l), xb, hb, out: hidden, in: dim)
+            BLAS.matvecSplit(w.w3.slice(l), xb, hb2, out: hidden, in: dim)
             Ops.swiglu(hb, hb, hb2, n: hidden)
-            BLAS.matvec(w.w2.slice(l), hb, xb2, out: dim, in: hidden)
+            BLAS.matvecSplit(w.w2.slice(l), hb, xb2, out: dim, in: hidden)
             Ops.add(x, xb2, n: dim)
         }
         cache.count = slot + 1
         Ops.rmsNorm(s.hidden.pointer, x, w.rmsFinal.pointer, n: dim)
-        BLAS.matvec(w.classifier.pointer, s.hidden.pointer, s.logits.pointer, out: c.vocabularySize, in: dim)
+        BLAS.matvecSplit(w.classifier.pointer, s.hidden.pointer, s.logits.pointer, out: c.vocabularySize, in: dim)
         return UnsafeMutableBufferPointer(start: s.logits.pointer, count: c.vocabularySize)
     }
 

@@ -35,6 +35,16 @@ public enum BLAS {
         gemv(rows: out, cols: `in`, a: w, lda: `in`, x: x, y: y)
     }
 
+    /// `y = W x` with the rows of `W` split across `Parallel.workers` (each worker streams its own
+    /// share of the weights). Small matrices, where a fork-join costs more than it saves, run whole.
+    @inlinable
+    public static func matvecSplit(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, out: Int, in: Int) {
+        if Parallel.workers == 1 || out * `in` < 1 << 16 { matvec(w, x, y, out: out, in: `in`); return }
+        Parallel.chunks(out, minimumChunk: 64) { rows in
+            gemv(rows: rows.count, cols: `in`, a: w + rows.lowerBound * `in`, lda: `in`, x: x, y: y + rows.lowerBound)
+        }
+    }
+
     /// `Y = X Wᵀ` for `n` row vectors `X` `(n, in)` and a weight matrix `W` `(out, in)`: one sgemm for all rows.
     @inlinable
     public static func matmul(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, out: Int, in: Int) {

@@ -52,14 +52,14 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         if decoders.split(separator: ",").contains(where: { $0 != "ar" }) {
-            throw ValidationError("--decoders: only 'ar' exists so far (speculative decoders come with the draft heads)")
+            throw CLIError("--decoders: only 'ar' exists so far (speculative decoders come with the draft heads)")
         }
-        if tokens < 1 || rounds < 1 { throw ValidationError("--tokens and --rounds must be at least 1") }
+        if tokens < 1 || rounds < 1 { throw CLIError("--tokens and --rounds must be at least 1") }
     }
 
     func run() throws {
         let threadCounts = try threadsList.split(separator: ",").map { part -> Int in
-            guard let t = Int(part), t >= 1 else { throw ValidationError("--threads-list: '\(part)' is not a thread count") }
+            guard let t = Int(part), t >= 1 else { throw CLIError("--threads-list: '\(part)' is not a thread count") }
             return t
         }
         let path = try model.checkpointPath()
@@ -70,7 +70,8 @@ struct BenchCommand: ParsableCommand {
         progress.update(0)
         for round in 0..<rounds {
             for (i, t) in threadCounts.enumerated() {
-                BLAS.threads = t
+                BLAS.threads = 1
+                Parallel.workers = t
                 samples[i].append(Self.decodeSpeed(transformer, tokens: length))
                 progress.update(round * threadCounts.count + i + 1, status: String(format: "%.0f tok/s", samples[i].last!))
             }

@@ -61,7 +61,7 @@ struct CheckpointCommand: ParsableCommand {
             let hidden = hiddenDim ?? ((8 * dim / 3 + 31) / 32 * 32)
             let config = ModelConfig(dim: dim, hiddenDim: hidden, layers: layers, heads: heads, kvHeads: kvHeads ?? heads,
                                      vocabularySize: vocabSize, maxSequenceLength: context, sharedClassifier: !untied)
-            if let problem = config.problem { throw ValidationError(problem) }
+            if let problem = config.problem { throw CLIError(problem) }
             try Checkpoint.write(TransformerWeights(random: config, seed: seed), to: out)
             print("wrote \(out): \(config.parameterCount) parameters")
         }

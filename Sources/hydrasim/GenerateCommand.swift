@@ -33,8 +33,8 @@ struct GenerateCommand: ParsableCommand {
     var format: OutputFormat = .text
 
     func validate() throws {
-        if prompt != nil && promptIDs != nil { throw ValidationError("give either --prompt or --prompt-ids, not both") }
-        if maxTokens < 0 { throw ValidationError("--max-tokens must be at least 0, got \(maxTokens)") }
+        if prompt != nil && promptIDs != nil { throw CLIError("give either --prompt or --prompt-ids, not both") }
+        if maxTokens < 0 { throw CLIError("--max-tokens must be at least 0, got \(maxTokens)") }
     }
 
     struct Report: Encodable {
@@ -59,13 +59,15 @@ struct GenerateCommand: ParsableCommand {
             promptTokens = try parseIDs(promptIDs, option: "--prompt-ids")
         } else if let prompt {
             guard let tokenizer else {
-                throw ValidationError("--prompt needs a tokenizer: pass --tokenizer, or use --prompt-ids with a checkpoint that has none")
+                throw CLIError("--prompt needs a tokenizer: pass --tokenizer, or use --prompt-ids with a checkpoint that has none")
             }
             promptTokens = tokenizer.encode(prompt, bos: true, eos: false)
         } else {
             promptTokens = [1]
         }
 
+        let generator = AutoregressiveGenerator(model: transformer)
+        try generator.checkPrompt(promptTokens)
         var previous = promptTokens.last ?? 1
         let stream = format == .text
         if stream {
@@ -84,7 +86,6 @@ struct GenerateCommand: ParsableCommand {
             }
             previous = id
         }
-        let generator = AutoregressiveGenerator(model: transformer)
         let result: GenerationResult
         let samplingDescription: String
         if sampling.isGreedy {

@@ -15,7 +15,7 @@ struct ModelOptions: ParsableArguments {
     func checkpointPath() throws -> String {
         if let checkpoint { return checkpoint }
         if let shipped = Fixtures.defaultCheckpoint { return shipped }
-        throw ValidationError("no --checkpoint given and no shipped model found (looked for Fixtures/models/; set HYDRASIM_FIXTURES)")
+        throw CLIError("no --checkpoint given and no shipped model found (looked for Fixtures/models/; set HYDRASIM_FIXTURES)")
     }
 
     /// Loads the model.
@@ -47,9 +47,9 @@ struct SamplingOptions: ParsableArguments {
     var seed: UInt64 = 42
 
     func validate() throws {
-        if greedy, let t = temperature, t != 0 { throw ValidationError("--greedy and --temperature \(t) contradict each other") }
-        if let t = temperature, !(t >= 0) || !t.isFinite { throw ValidationError("--temperature must be a finite number >= 0, got \(t)") }
-        if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
+        if greedy, let t = temperature, t != 0 { throw CLIError("--greedy and --temperature \(t) contradict each other") }
+        if let t = temperature, !(t >= 0) || !t.isFinite { throw CLIError("--temperature must be a finite number >= 0, got \(t)") }
+        if !(topP > 0 && topP <= 1) { throw CLIError("--top-p must be in (0, 1], got \(topP)") }
     }
 
     /// True when decoding is greedy.
@@ -63,18 +63,16 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 
 /// Threads for OpenBLAS.
 struct ThreadOptions: ParsableArguments {
-    @Option(name: .long, help: "Threads for matrix products (default: OpenBLAS's choice, OPENBLAS_NUM_THREADS).")
+    @Option(name: .long, help: "Threads for matrix products (default: all cores).")
     var threads: Int?
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let threads, threads < 1 { throw CLIError("--threads must be at least 1, got \(threads)") }
     }
 
-    /// For one-token decoding: OpenBLAS gets the threads.
-    func apply() { if let threads { BLAS.threads = threads } }
-
-    /// For batched work split by HydraSim itself (training): OpenBLAS on one thread, our workers on the cores.
-    func applyForSplitWork() {
+    /// HydraSim splits matrix products across `threads` workers itself; OpenBLAS runs one thread in each
+    /// (its own threads spin between the many small products of decoding and training).
+    func apply() {
         BLAS.threads = 1
         if let threads { Parallel.workers = threads }
     }
@@ -99,7 +97,14 @@ func printError(_ message: String) {
 func parseIDs(_ text: String, option: String) throws -> [Int] {
     let parts = text.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\n" || $0 == "\t" })
     return try parts.map { part in
-        guard let id = Int(part) else { throw ValidationError("\(option): '\(part)' is not a token id") }
+        guard let id = Int(part) else { throw CLIError("\(option): '\(part)' is not a token id") }
         return id
     }
+}
+
+/// A problem with the user's input or files: printed as one `Error: ...` line, exit status 1.
+struct CLIError: Error, CustomStringConvertible, LocalizedError {
+    let description: String
+    init(_ description: String) { self.description = description }
+    var errorDescription: String? { description }
 }

@@ -79,7 +79,7 @@ struct TokenizerCommand: ParsableCommand {
             let tok = try BPETokenizer(contentsOf: tokenizer)
             let list = try parseIDs(ids, option: "--ids")
             if let bad = list.first(where: { $0 < 0 || $0 >= tok.vocabularySize }) {
-                throw ValidationError("--ids: \(bad) is outside the vocabulary (0..<\(tok.vocabularySize))")
+                throw CLIError("--ids: \(bad) is outside the vocabulary (0..<\(tok.vocabularySize))")
             }
             print(tok.decode(list))
         }
@@ -89,11 +89,11 @@ struct TokenizerCommand: ParsableCommand {
 /// Reads a training corpus, with one clear error for a missing, empty or non-UTF-8 file.
 func readCorpus(_ path: String) throws -> String {
     guard let data = FileManager.default.contents(atPath: path) else {
-        throw ValidationError("\(path): no such file or not readable")
+        throw CLIError("\(path): no such file or not readable")
     }
-    guard !data.isEmpty else { throw ValidationError("\(path): the corpus is empty") }
+    guard !data.isEmpty else { throw CLIError("\(path): the corpus is empty") }
     guard let text = String(validating: data, as: UTF8.self) else {
-        throw ValidationError("\(path): not valid UTF-8 text")
+        throw CLIError("\(path): not valid UTF-8 text")
     }
     return text
 }

@@ -68,27 +68,27 @@ struct TrainBaseCommand: ParsableCommand {
     func validate() throws {
         for (name, value) in [("--dim", dim), ("--layers", layers), ("--heads", heads), ("--context", context), ("--steps", steps),
                               ("--batch", batch), ("--eval-interval", evalInterval), ("--eval-batches", evalBatches)] where value < 1 {
-            throw ValidationError("\(name) must be at least 1, got \(value)")
+            throw CLIError("\(name) must be at least 1, got \(value)")
         }
         if vocabSize < BPETokenizer.minimumVocabularySize {
-            throw ValidationError("--vocab-size \(vocabSize) is smaller than \(BPETokenizer.minimumVocabularySize) (3 special tokens + 256 bytes)")
+            throw CLIError("--vocab-size \(vocabSize) is smaller than \(BPETokenizer.minimumVocabularySize) (3 special tokens + 256 bytes)")
         }
-        if warmup < 0 { throw ValidationError("--warmup must be at least 0") }
-        if !(learningRate > 0) { throw ValidationError("--lr must be positive") }
+        if warmup < 0 { throw CLIError("--warmup must be at least 0") }
+        if !(learningRate > 0) { throw CLIError("--lr must be positive") }
     }
 
     func run() throws {
-        threads.applyForSplitWork()
+        threads.apply()
         let fm = FileManager.default
         let corpusPath = try corpus ?? Fixtures.root.map { "\($0)/data/tinyshakespeare.txt" }
-            ?? { throw ValidationError("no --corpus given and no shipped corpus found (Fixtures/data/tinyshakespeare.txt)") }()
+            ?? { throw CLIError("no --corpus given and no shipped corpus found (Fixtures/data/tinyshakespeare.txt)") }()
         let statePath = "\(out)/train_state.bin"
         let tokenizerPath = "\(out)/tokenizer.bin"
         if !resume && fm.fileExists(atPath: statePath) {
-            throw ValidationError("\(out) already holds a training run: pass --resume to continue it, or choose another --out")
+            throw CLIError("\(out) already holds a training run: pass --resume to continue it, or choose another --out")
         }
         if resume && !fm.fileExists(atPath: statePath) {
-            throw ValidationError("\(out) holds no training run to resume (no train_state.bin): drop --resume to start one")
+            throw CLIError("\(out) holds no training run to resume (no train_state.bin): drop --resume to start one")
         }
         let text = try CorpusCheck.read(corpusPath)
         try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -98,7 +98,7 @@ struct TrainBaseCommand: ParsableCommand {
         if resume {
             tok = try BPETokenizer(contentsOf: tokenizerPath)
             if let tokenizer, try BPETokenizer(contentsOf: tokenizer) != tok {
-                throw ValidationError("--tokenizer \(tokenizer) is not the tokenizer of the run in \(out); drop --tokenizer to resume")
+                throw CLIError("--tokenizer \(tokenizer) is not the tokenizer of the run in \(out); drop --tokenizer to resume")
             }
         } else if let tokenizer {
             tok = try BPETokenizer(contentsOf: tokenizer)
@@ -113,7 +113,7 @@ struct TrainBaseCommand: ParsableCommand {
         let hidden = hiddenDim ?? ((8 * dim / 3 + 31) / 32 * 32)
         let model = ModelConfig(dim: dim, hiddenDim: hidden, layers: layers, heads: heads, kvHeads: kvHeads ?? heads,
                                 vocabularySize: tok.vocabularySize, maxSequenceLength: context, sharedClassifier: true)
-        if let problem = model.problem { throw ValidationError(problem) }
+        if let problem = model.problem { throw CLIError(problem) }
         let settings = BaseTrainingSettings(model: model, batchSize: batch, steps: steps, learningRate: learningRate,
                                             warmupSteps: warmup, weightDecay: weightDecay, gradientClip: clip,
                                             evalInterval: evalInterval, evalBatches: evalBatches, seed: seed)

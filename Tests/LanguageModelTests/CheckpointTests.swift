@@ -37,13 +37,17 @@ struct CheckpointTests {
         #expect(tables[0] == 1 && tables[tables.count / 2] == 0)
     }
 
-    /// Decoding `data` must fail with a message that contains `fragment`.
+    /// Reading a real file holding `data` must fail with one line naming the file and containing `fragment`.
     func expectFailure(_ data: Data, _ fragment: String) {
+        let folder = TestPaths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("bad.bin").path
+        _ = FileManager.default.createFile(atPath: path, contents: data)
         do {
-            _ = try Checkpoint.decode(data, path: "bad.bin")
+            _ = try Checkpoint.read(path)
             Issue.record("accepted a malformed checkpoint (expected: \(fragment))")
         } catch let error as CheckpointError {
-            #expect(error.description.hasPrefix("bad.bin: "))
+            #expect(error.description.hasPrefix(path + ": "))
             #expect(error.description.contains(fragment), "message was: \(error.description)")
             #expect(!error.description.contains("\n"), "one line")
         } catch {

@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+
+/// The `hydrasim` executable as a user runs it: outputs, exit codes, one-line errors, no half-written files.
+@Suite("hydrasim command line")
+struct CommandLineTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let stories = root.appendingPathComponent("Fixtures/models/stories260K/model.bin").path
+
+    /// The built `hydrasim`, next to the test bundle in the build folder.
+    static var executable: String {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<3 {
+            let candidate = dir.appendingPathComponent("hydrasim")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
+            dir.deleteLastPathComponent()
+        }
+        return root.appendingPathComponent(".build/debug/hydrasim").path
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.currentDirectoryURL = root
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    static func temporaryFolder() -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("hydrasim-cli-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// A failing command: non-zero exit, nothing on stdout, one error line containing `fragment`.
+    func expectError(_ arguments: [String], _ fragment: String) throws {
+        let r = try Self.run(arguments)
+        #expect(r.status != 0, "\(arguments) exited 0")
+        let lines = r.stderr.split(separator: "\n").filter { !$0.hasPrefix("Usage:") && !$0.contains("See 'hydrasim") && !$0.isEmpty }
+        #expect(lines.count == 1, "stderr: \(r.stderr)")
+        #expect(r.stderr.contains(fragment), "stderr: \(r.stderr)")
+    }
+
+    @Test("generate --format ids and json on stories260K")
+    func generateFormats() throws {
+        let ids = try Self.run(["generate", "--checkpoint", Self.stories, "--prompt-ids", "1", "--greedy", "--max-tokens", "12", "--format", "ids"])
+        #expect(ids.status == 0)
+        let list = ids.stdout.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+        #expect(list.count == 12)
+        #expect(Array(list.prefix(5)) == [461, 461, 401, 401, 401])   // the numpy reference's first ids (also run.c's)
+
+        let json = try Self.run(["generate", "--checkpoint", Self.stories, "--prompt-ids", "1", "--greedy", "--max-tokens", "12", "--format", "json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(object["tokens"] as? [Int] == list)
+        #expect((object["tokens_per_second"] as? Double ?? 0) > 0)
+        #expect(object["stop_reason"] as? String == "max_tokens")
+    }
+
+    @Test("bad input: one clear line and a non-zero exit")
+    func badInput() throws {
+        let folder = Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let truncated = folder.appendingPathComponent("cut.bin").path
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: Self.stories))
+        try bytes.prefix(4000).write(to: URL(fileURLWithPath: truncated))
+        try expectError(["generate", "--checkpoint", truncated, "--prompt-ids", "1"], "cut.bin: truncated")
+        try expectError(["generate", "--checkpoint", Self.stories, "--prompt-ids", "1 x 3"], "'x' is not a token id")
+        try expectError(["generate", "--checkpoint", Self.stories, "--prompt-ids", Array(repeating: "5", count: 600).joined(separator: " ")],
+                        "the prompt has 600 tokens but the model's context is 512")
+        try expectError(["generate", "--checkpoint", Self.stories, "--prompt", "hello"], "--prompt needs a tokenizer")
+        try expectError(["generate", "--checkpoint", Self.stories, "--greedy", "--temperature", "0.5"], "contradict")
+        try expectError(["checkpoint", "info", folder.appendingPathComponent("none.bin").path], "none.bin: no such file")
+    }
+
+    @Test("train base: a bad corpus is refused before anything is written; an existing run is not overwritten")
+    func trainRefusals() throws {
+        let folder = Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let corpus = folder.appendingPathComponent("c.txt").path
+        try Data([0x41, 0xC3, 0x28] + Array(repeating: 0x41, count: 5000)).write(to: URL(fileURLWithPath: corpus))
+        let out = folder.appendingPathComponent("run").path
+        try expectError(["train", "base", "--corpus", corpus, "--out", out], "not valid UTF-8")
+        #expect(!FileManager.default.fileExists(atPath: out + "/tokenizer.bin"))
+        try expectError(["train", "base", "--corpus", corpus, "--out", out, "--vocab-size", "100"], "smaller than 259")
+        try expectError(["train", "base", "--corpus", corpus, "--out", out, "--resume"], "no training run to resume")
+
+        // A tiny real run, then a second start into the same folder is refused and changes nothing.
+        let text = String(repeating: "to be or not to be, that is the question. ", count: 80)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: corpus))
+        let ok = try Self.run(["train", "base", "--corpus", corpus, "--out", out, "--vocab-size", "300", "--dim", "32", "--layers", "1",
+                               "--heads", "2", "--context", "16", "--batch", "2", "--steps", "4", "--eval-interval", "2", "--eval-batches", "1"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(ok.stdout.utf8)) as? [String: Any])
+        #expect(summary["steps"] as? Int == 4)
+        #expect(summary["validation_loss_per_character"] != nil && summary["bigram_validation_loss_per_token"] != nil)
+        let model = try Data(contentsOf: URL(fileURLWithPath: out + "/model.bin"))
+        try expectError(["train", "base", "--corpus", corpus, "--out", out], "already holds a training run")
+        try expectError(["train", "base", "--corpus", corpus, "--out", out, "--vocab-size", "300", "--dim", "64", "--layers", "1",
+                         "--heads", "2", "--context", "16", "--batch", "2", "--steps", "4", "--resume"], "checkpoint from another configuration")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/model.bin")) == model)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == ["model.bin", "tokenizer.bin", "train_state.bin"])
+    }
+}
