@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "hydrasim", targets: ["hydrasim"]),
         .library(name: "Numerics", targets: ["Numerics"]),
         .library(name: "LanguageModel", targets: ["LanguageModel"]),
+        .library(name: "DraftHeads", targets: ["DraftHeads"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,6 +28,7 @@ let package = Package(
         ),
         .target(name: "Numerics", dependencies: ["COpenBLAS"]),
         .target(name: "LanguageModel", dependencies: ["Numerics"]),
+        .target(name: "DraftHeads", dependencies: ["LanguageModel", "Numerics"]),
         .executableTarget(
             name: "hydrasim",
             dependencies: [
@@ -40,6 +42,7 @@ let package = Package(
             name: "LanguageModelTests",
             dependencies: ["LanguageModel", "Numerics"]
         ),
+        .testTarget(name: "DraftHeadsTests", dependencies: ["DraftHeads", "LanguageModel", "Numerics"]),
         // Runs the built `hydrasim` executable as a user would.
         .testTarget(name: "CommandLineTests", dependencies: ["hydrasim"]),
     ]

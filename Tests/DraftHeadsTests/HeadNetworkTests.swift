@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+import DraftHeads
+import LanguageModel
+import Numerics
+
+/// Draft-head networks: gradients against finite differences, and the zero-initialisation property.
+@Suite("Head networks")
+struct HeadNetworkTests {
+    static func randomHead(hydra: Bool, blocks: Int, seed: UInt64) -> HeadNetwork {
+        let (D, V) = (8, 11)
+        let head = HeadNetwork(inputWidth: hydra ? 3 * D : D, dim: D, vocabularySize: V, blocks: blocks, projection: hydra, outputBias: hydra)
+        var rng = XorShiftRandom(seed: seed)
+        for (_, t) in head.namedTensors { for i in 0..<t.count { t[i] = 0.25 * rng.nextGaussian() } }
+        return head
+    }
+
+    /// Mean cross-entropy of the head on inputs `x` against `targets`.
+    static func loss(_ head: HeadNetwork, _ x: [Float], _ targets: [Int32], _ acts: HeadActivations) -> Double {
+        head.forward(x, rows: targets.count, into: acts)
+        return LayerPasses.crossEntropyForward(acts.logits.pointer, targets: targets, vocabularySize: head.vocabularySize) / Double(targets.count)
+    }
+
+    @Test("gradients of every tensor and of the input match central differences", arguments: [(false, 1), (false, 3), (true, 1), (true, 4)])
+    func finiteDifferences(hydra: Bool, blocks: Int) {
+        let head = Self.randomHead(hydra: hydra, blocks: blocks, seed: UInt64(blocks + (hydra ? 10 : 0)))
+        let n = 5
+        var rng = XorShiftRandom(seed: 77)
+        var x = (0..<n * head.inputWidth).map { _ in rng.nextGaussian() }
+        let targets = (0..<n).map { _ in Int32(rng.nextUInt32() % UInt32(head.vocabularySize)) }
+        let acts = HeadActivations(head: head, rows: n)
+        let grads = head.zerosLike()
+        var dx = [Float](repeating: 0, count: x.count)
+        _ = Self.loss(head, x, targets, acts)
+        LayerPasses.crossEntropyBackward(acts.logits.pointer, targets: targets, vocabularySize: head.vocabularySize)
+        head.backward(x, rows: n, acts: acts, dlogits: acts.logits.pointer, grads: grads, dx: &dx, scratch: HeadScratch(dim: head.dim, rows: n))
+
+        let h: Float = 1e-2
+        func check(_ name: String, analytic: [Float], perturb: (Int, Float) -> Void, count: Int) {
+            var diff = 0.0, sum = 0.0
+            for i in Swift.stride(from: 0, to: count, by: max(1, count / 30)) {
+                perturb(i, h)
+                let plus = Self.loss(head, x, targets, acts)
+                perturb(i, -2 * h)
+                let minus = Self.loss(head, x, targets, acts)
+                perturb(i, h)
+                let numeric = (plus - minus) / Double(2 * h)
+                diff += (numeric - Double(analytic[i])) * (numeric - Double(analytic[i]))
+                sum += (numeric + Double(analytic[i])) * (numeric + Double(analytic[i]))
+            }
+            let error = diff.squareRoot() / max(sum.squareRoot(), 1e-12)
+            #expect(error < 1e-2, "\(name): relative error \(error)")
+        }
+        for ((name, p), (_, g)) in zip(head.namedTensors, grads.namedTensors) {
+            check(name, analytic: g.array, perturb: { i, d in p[i] += d }, count: p.count)
+        }
+        check("input", analytic: dx, perturb: { i, d in x[i] += d }, count: x.count)
+    }
+
+    @Test("a fresh Medusa head gives the base model’s next-token logits (to float rounding); a fresh Hydra head too, whatever its path")
+    func zeroInitialisation() throws {
+        let base = try Checkpoint.read(TestPaths.stories260K)
+        let model = Transformer(weights: base)
+        let state = model.makeState()
+        let logits = Array(model.prefill([1, 403, 281, 30], state: state))
+        let h = state.hidden.array
+        let D = base.config.dim, V = base.config.vocabularySize
+        let medusa = HeadNetwork(inputWidth: D, dim: D, vocabularySize: V, blocks: 2, projection: false, outputBias: false)
+        medusa.initialise(fromClassifier: base.classifier)
+        let acts = HeadActivations(head: medusa, rows: 1)
+        medusa.forward(h, rows: 1, into: acts)
+        // Equal up to the rounding of different BLAS kernels (sgemm for the prompt, gemm for the head).
+        #expect(maxAbsDiff(acts.logits.array, logits) < 1e-5)
+
+        let hydra = HeadNetwork(inputWidth: 3 * D, dim: D, vocabularySize: V, blocks: 2, projection: true, outputBias: true)
+        hydra.initialise(fromClassifier: base.classifier)
+        let embed = { (t: Int) in Array(UnsafeBufferPointer(start: base.tokenEmbedding.pointer + t * D, count: D)) }
+        let hydraActs = HeadActivations(head: hydra, rows: 1)
+        hydra.forward(h + embed(22) + embed(15), rows: 1, into: hydraActs)
+        #expect(maxAbsDiff(hydraActs.logits.array, logits) < 1e-5)
+    }
+}
+
+enum TestPaths {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let stories260K = root.deletingLastPathComponent().appendingPathComponent("shared/models/stories260K.bin").path
+}
+
+func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
+    zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+}
