@@ -40,7 +40,7 @@ struct TrainingTests {
 
         // One clipped AdamW step (weight decay on matrices only).
         GradientClipping.clip(pass.gradients, maxNorm: 1)
-        let optimizer = AdamW(config: weights.config, weightDecay: 0.1)
+        let optimizer = AdamW(parameters: weights, weightDecay: 0.1)
         optimizer.update(weights, grads: pass.gradients, lr: 1e-3)
         let after = try NumpyReference.readDoubles(updated)
         let ours = weights.namedTensors.flatMap { $0.tensor.array }
@@ -110,7 +110,7 @@ struct TrainingTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         func write(_ name: String, _ data: Data) -> String {
             let path = folder.appendingPathComponent(name).path
-            FileManager.default.createFile(atPath: path, contents: data)
+            _ = FileManager.default.createFile(atPath: path, contents: data)
             return path
         }
         let empty = write("empty.txt", Data())

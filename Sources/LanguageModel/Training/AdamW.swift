@@ -1,6 +1,19 @@
 import Foundation
 import Numerics
 
+/// Anything trainable: named parameter tensors, each with or without weight decay.
+public protocol ParameterSet: AnyObject {
+    /// The parameters in a fixed order (a tensor shared by two roles listed once).
+    var namedTensors: [(name: String, tensor: Tensor)] { get }
+    /// True when `name` gets weight decay (matrices), false for gains and biases.
+    func decays(_ name: String) -> Bool
+}
+
+extension TransformerWeights: ParameterSet {
+    /// Every matrix decays; the RMSNorm gains do not.
+    public func decays(_ name: String) -> Bool { !name.hasPrefix("rms_") }
+}
+
 /// AdamW with decoupled weight decay on matrices only (Loshchilov & Hutter 2019; PyTorch's `AdamW` update).
 ///
 /// `p ← p · (1 − lr·wd)` (matrices only), `m ← β1 m + (1−β1) g`, `v ← β2 v + (1−β2) g²`,
@@ -10,36 +23,38 @@ public final class AdamW {
     public var beta2: Float = 0.95
     public var epsilon: Float = 1e-8
     public var weightDecay: Float
-    /// First and second moments, shaped like the parameters.
-    public let m: TransformerWeights
-    public let v: TransformerWeights
+    /// First and second moments, one tensor per parameter tensor (same order).
+    public let m: [Tensor]
+    public let v: [Tensor]
     /// Number of updates taken so far.
     public internal(set) var step = 0
 
-    public init(config: ModelConfig, weightDecay: Float = 0.1) {
+    /// An optimiser for parameters shaped like `parameters`.
+    public init(parameters: some ParameterSet, weightDecay: Float = 0.1) {
         self.weightDecay = weightDecay
-        m = TransformerWeights(zeros: config)
-        v = TransformerWeights(zeros: config)
+        m = parameters.namedTensors.map { Tensor(zeros: $0.tensor.shape) }
+        v = parameters.namedTensors.map { Tensor(zeros: $0.tensor.shape) }
     }
 
-    /// True for tensors that get weight decay: the 2-D+ matrices, not the RMSNorm gains.
-    public static func decays(_ name: String) -> Bool { !name.hasPrefix("rms_") }
+    /// The moments, in the order of the parameters (for saving and resuming).
+    public var stateTensors: [Tensor] { m + v }
 
-    /// One update of `params` with `grads` at learning rate `lr`.
-    public func update(_ params: TransformerWeights, grads: TransformerWeights, lr: Float) {
+    /// One update of `params` with `grads` (same shapes, same order) at learning rate `lr`.
+    public func update<P: ParameterSet>(_ params: P, grads: P, lr: Float) {
         step += 1
         let c1 = 1 - pow(beta1, Float(step)), c2 = 1 - pow(beta2, Float(step))
         let (b1, b2, eps) = (beta1, beta2, epsilon)
-        for (((name, p), (_, g)), ((_, mt), (_, vt))) in zip(zip(params.namedTensors, grads.namedTensors),
-                                                              zip(m.namedTensors, v.namedTensors)) {
-            let decay: Float = Self.decays(name) ? 1 - lr * weightDecay : 1
-            let (pp, gp, mp, vp) = (p.pointer, g.pointer, mt.pointer, vt.pointer)
-            for i in 0..<p.count {
-                let gi = gp[i]
-                mp[i] = b1 * mp[i] + (1 - b1) * gi
-                vp[i] = b2 * vp[i] + (1 - b2) * gi * gi
-                let mhat = mp[i] / c1, vhat = vp[i] / c2
-                pp[i] = pp[i] * decay - lr * mhat / (vhat.squareRoot() + eps)
+        for (i, ((name, p), (_, g))) in zip(params.namedTensors, grads.namedTensors).enumerated() {
+            let decay: Float = params.decays(name) ? 1 - lr * weightDecay : 1
+            let (pp, gp, mp, vp) = (p.pointer, g.pointer, m[i].pointer, v[i].pointer)
+            Parallel.chunks(p.count, minimumChunk: 1 << 15) { range in
+                for j in range {
+                    let gj = gp[j]
+                    mp[j] = b1 * mp[j] + (1 - b1) * gj
+                    vp[j] = b2 * vp[j] + (1 - b2) * gj * gj
+                    let mhat = mp[j] / c1, vhat = vp[j] / c2
+                    pp[j] = pp[j] * decay - lr * mhat / (vhat.squareRoot() + eps)
+                }
             }
         }
     }
@@ -48,7 +63,7 @@ public final class AdamW {
 /// Gradient utilities.
 public enum GradientClipping {
     /// The global L2 norm over all gradient tensors (a shared table counted once).
-    public static func globalNorm(_ grads: TransformerWeights) -> Float {
+    public static func globalNorm(_ grads: some ParameterSet) -> Float {
         var sum: Double = 0
         for (_, g) in grads.namedTensors {
             var s: Float = 0
@@ -60,7 +75,7 @@ public enum GradientClipping {
 
     /// Scales all gradients so their global norm is at most `maxNorm`; returns the norm before clipping.
     @discardableResult
-    public static func clip(_ grads: TransformerWeights, maxNorm: Float) -> Float {
+    public static func clip(_ grads: some ParameterSet, maxNorm: Float) -> Float {
         let norm = globalNorm(grads)
         if norm > maxNorm, maxNorm > 0 {
             let scale = maxNorm / norm

@@ -58,6 +58,13 @@ public struct StepReport: Sendable {
     public var loss: Float
     public var learningRate: Float
     public var gradientNorm: Float
+
+    public init(step: Int, loss: Float, learningRate: Float, gradientNorm: Float) {
+        self.step = step
+        self.loss = loss
+        self.learningRate = learningRate
+        self.gradientNorm = gradientNorm
+    }
 }
 
 /// Trains a decoder from scratch on next-token prediction (AdamW, warm-up + cosine, clipping),
@@ -89,7 +96,7 @@ public final class BaseTrainer {
         self.settings = settings
         self.data = data
         self.weights = weights ?? TransformerWeights(random: settings.model, seed: settings.seed)
-        optimizer = AdamW(config: settings.model, weightDecay: settings.weightDecay)
+        optimizer = AdamW(parameters: self.weights, weightDecay: settings.weightDecay)
         pass = TrainingPass(config: settings.model, batchSize: settings.batchSize, sequenceLength: T)
         random = XorShiftRandom(seed: settings.seed &+ 1)
     }
@@ -165,8 +172,8 @@ public final class BaseTrainer {
         withUnsafeBytes(of: Self.version.littleEndian) { data.append(contentsOf: $0) }
         withUnsafeBytes(of: UInt32(json.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(json)
-        for set in [weights, optimizer.m, optimizer.v] {
-            for (_, t) in set.namedTensors { data.append(UnsafeBufferPointer(start: t.pointer, count: t.count)) }
+        for t in weights.namedTensors.map(\.tensor) + optimizer.stateTensors {
+            data.append(UnsafeBufferPointer(start: t.pointer, count: t.count))
         }
         return data
     }
@@ -198,7 +205,7 @@ public final class BaseTrainer {
             throw fail("checkpoint from another configuration: \(Self.differences(header.settings, settings)); pass the same options as the interrupted run")
         }
         let trainer = try BaseTrainer(settings: settings, data: data)
-        let tensors = [trainer.weights, trainer.optimizer.m, trainer.optimizer.v].flatMap { $0.namedTensors.map(\.tensor) }
+        let tensors = trainer.weights.namedTensors.map(\.tensor) + trainer.optimizer.stateTensors
         let expected = 12 + jsonLength + 4 * tensors.reduce(0) { $0 + $1.count }
         guard bytes.count == expected else { throw fail("truncated or corrupt training state (\(bytes.count) bytes, expected \(expected))") }
         bytes.withUnsafeBytes { raw in

@@ -1,0 +1,198 @@
+import Foundation
+import LanguageModel
+import Numerics
+
+/// A tokenised split with the frozen base model's final hidden state at every position.
+///
+/// `hidden[t]` is `h_t`, the state after reading `tokens[t]` (from which the base predicts
+/// `tokens[t+1]`). Computed once per split over consecutive windows of the base's context,
+/// each window starting with an empty cache, and reused by every training step (SPEC §2:
+/// the base is frozen).
+public struct BaseHiddenStates: @unchecked Sendable {
+    public let tokens: [Int32]
+    public let hidden: Tensor   // (N, D)
+
+    /// Pairs given tokens with given hidden states `(N, D)` (tests use this to misalign them on purpose).
+    public init(tokens: [Int32], hidden: Tensor) {
+        precondition(hidden.shape.first == tokens.count, "one hidden row per token")
+        self.tokens = tokens
+        self.hidden = hidden
+    }
+
+    /// Runs `model` over `tokens` in windows of `window` tokens (default: its context), windows spread over the cores.
+    public init(model: Transformer, tokens: [Int32], window: Int? = nil, progress: ((Int, Int) -> Void)? = nil) {
+        let T = window ?? model.config.maxSequenceLength
+        let D = model.config.dim
+        self.tokens = tokens
+        hidden = Tensor(zeros: [tokens.count, D])
+        let windows = (tokens.count + T - 1) / T
+        let out = hidden.pointer
+        let lock = NSLock()
+        var done = 0
+        Parallel.chunks(windows) { range in
+            let state = model.makeState(cacheCapacity: T)
+            for w in range {
+                let start = w * T, end = min(start + T, tokens.count)
+                state.cache.truncate(to: 0)
+                let ids = tokens[start..<end].map(Int.init)
+                let batch = model.forward(tokens: ids, positions: Array(0..<ids.count), mask: .causal(prefix: 0, count: ids.count), state: state)
+                for i in 0..<ids.count { (out + (start + i) * D).update(from: batch.hidden(i).baseAddress!, count: D) }
+                lock.lock()
+                done += 1
+                let d = done
+                lock.unlock()
+                progress?(d, windows)
+            }
+        }
+    }
+}
+
+/// Hyper-parameters of a draft-head training run.
+public struct HeadTrainingSettings: Codable, Equatable, Sendable {
+    public var kind: DraftHeadKind
+    public var heads: Int
+    public var blocks: Int
+    public var batchSize: Int
+    public var steps: Int
+    public var learningRate: Float
+    public var minLearningRate: Float
+    public var warmupSteps: Int
+    public var weightDecay: Float
+    public var gradientClip: Float
+    public var seed: UInt64
+
+    public init(kind: DraftHeadKind, heads: Int = 4, blocks: Int = 1, batchSize: Int = 256, steps: Int = 1000,
+                learningRate: Float = 1e-3, minLearningRate: Float? = nil, warmupSteps: Int = 50, weightDecay: Float = 0,
+                gradientClip: Float = 1, seed: UInt64 = 1) {
+        self.kind = kind
+        self.heads = heads
+        self.blocks = blocks
+        self.batchSize = batchSize
+        self.steps = steps
+        self.learningRate = learningRate
+        self.minLearningRate = minLearningRate ?? learningRate / 10
+        self.warmupSteps = warmupSteps
+        self.weightDecay = weightDecay
+        self.gradientClip = gradientClip
+        self.seed = seed
+    }
+
+    public var schedule: LearningRateSchedule {
+        LearningRateSchedule(maxRate: learningRate, minRate: minLearningRate, warmupSteps: warmupSteps, totalSteps: steps)
+    }
+}
+
+/// Trains K draft heads on a frozen base with teacher forcing (SPEC §2): head k at position t
+/// reads `h_t` (and, for Hydra, `E(x_{t+1}), ..., E(x_{t+k})`, the true tokens) and is scored
+/// against `x_{t+k+1}`. The loss is the unweighted sum of the heads' mean cross-entropies
+/// (*choice*: heads share no parameters and Adam is invariant to a per-head loss scale, so
+/// Medusa's 0.8^k weights would change little but the clipping).
+public final class HeadTrainer {
+    public let settings: HeadTrainingSettings
+    public let heads: DraftHeadSet
+    public let grads: DraftHeadSet
+    public let optimizer: AdamW
+    let embedding: Tensor
+    let data: BaseHiddenStates
+    var random: XorShiftRandom
+    public private(set) var step = 0
+    let inputs: [Tensor]            // per head: (B, inputWidth)
+    let activations: [HeadActivations]
+    let scratch: HeadScratch
+
+    public init(settings: HeadTrainingSettings, base: TransformerWeights, data: BaseHiddenStates, heads: DraftHeadSet? = nil) throws {
+        guard data.tokens.count > settings.heads + 2 else {
+            throw TrainingError("the training split (\(data.tokens.count) tokens) is too short for \(settings.heads) heads")
+        }
+        self.settings = settings
+        self.heads = heads ?? DraftHeadSet(kind: settings.kind, heads: settings.heads, blocks: settings.blocks, base: base)
+        grads = self.heads.zerosLike()
+        optimizer = AdamW(parameters: self.heads, weightDecay: settings.weightDecay)
+        embedding = base.tokenEmbedding
+        self.data = data
+        random = XorShiftRandom(seed: settings.seed)
+        let B = settings.batchSize
+        inputs = self.heads.heads.map { Tensor(zeros: [B, $0.inputWidth]) }
+        activations = self.heads.heads.map { HeadActivations(head: $0, rows: B) }
+        scratch = HeadScratch(dim: base.config.dim, rows: B)
+    }
+
+    /// Positions `t` usable for every head: `t + K + 1 < N`.
+    var positions: Int { data.tokens.count - settings.heads - 1 }
+
+    /// Fills head k's input rows and targets `x_{t+k+1+shift}` for positions `ts` (teacher forcing).
+    static func batch(head k: Int, positions ts: [Int], data: BaseHiddenStates, heads: DraftHeadSet, embedding: Tensor,
+                      into x: Tensor, targetShift: Int = 0) -> [Int32] {
+        let width = heads.heads[k - 1].inputWidth, D = heads.config.dim
+        var targets: [Int32] = []
+        targets.reserveCapacity(ts.count)
+        for (r, t) in ts.enumerated() {
+            let path = (1...k).map { Int(data.tokens[t + $0]) }      // x_{t+1} (root) ... x_{t+k}
+            heads.assembleInput(head: k, hidden: data.hidden.pointer + t * D, path: path, embedding: embedding, into: x.pointer + r * width)
+            targets.append(data.tokens[t + k + 1 + targetShift])
+        }
+        return targets
+    }
+
+    /// One optimisation step on a random batch of positions; returns the summed loss over heads.
+    @discardableResult
+    public func trainStep() -> StepReport {
+        let ts = (0..<settings.batchSize).map { _ in Int(random.next() % UInt64(positions)) }
+        for (_, g) in grads.namedTensors { g.zero() }
+        var total: Float = 0
+        for (i, head) in heads.heads.enumerated() {
+            let k = i + 1
+            let targets = Self.batch(head: k, positions: ts, data: data, heads: heads, embedding: embedding, into: inputs[i])
+            head.forward(inputs[i].pointer, rows: ts.count, into: activations[i])
+            total += Float(LayerPasses.crossEntropyForward(activations[i].logits.pointer, targets: targets, vocabularySize: head.vocabularySize)
+                           / Double(ts.count))
+            LayerPasses.crossEntropyBackward(activations[i].logits.pointer, targets: targets, vocabularySize: head.vocabularySize)
+            head.backward(inputs[i].pointer, rows: ts.count, acts: activations[i], dlogits: activations[i].logits.pointer,
+                          grads: grads.heads[i], dx: nil, scratch: scratch)
+        }
+        let norm = GradientClipping.clip(grads, maxNorm: settings.gradientClip)
+        let lr = settings.schedule.rate(at: step)
+        optimizer.update(heads, grads: grads, lr: lr)
+        step += 1
+        return StepReport(step: step, loss: total, learningRate: lr, gradientNorm: norm)
+    }
+}
+
+/// Teacher-forced top-1..top-R accuracy of each head (the shape of Medusa's published table).
+public struct HeadAccuracy: Codable, Equatable, Sendable {
+    /// `topK[k-1][r-1]`: fraction of positions where head k's target is among its r most likely tokens.
+    public var topK: [[Double]]
+    /// Positions evaluated.
+    public var positions: Int
+
+    /// Evaluates `heads` on `data` (every position with all K targets available, or the first `limit`).
+    /// `targetShift` scores head k against `x_{t+k+1+shift}` instead: a diagnostic for alignment
+    /// (a correctly trained head scores high only at shift 0).
+    public static func measure(_ heads: DraftHeadSet, data: BaseHiddenStates, embedding: Tensor, top: Int = 10, limit: Int? = nil,
+                               targetShift: Int = 0) -> HeadAccuracy {
+        let K = heads.config.heads
+        precondition(targetShift >= -1, "a target before the head's own input makes no sense")
+        let count = min(data.tokens.count - K - 1 - max(targetShift, 0), limit ?? Int.max)
+        let chunk = 512
+        var hits = [[Int]](repeating: [Int](repeating: 0, count: top), count: K)
+        for (i, head) in heads.heads.enumerated() {
+            let x = Tensor(zeros: [chunk, head.inputWidth])
+            let acts = HeadActivations(head: head, rows: chunk)
+            for start in stride(from: 0, to: count, by: chunk) {
+                let ts = Array(start..<min(start + chunk, count))
+                let targets = HeadTrainer.batch(head: i + 1, positions: ts, data: data, heads: heads, embedding: embedding, into: x,
+                                                targetShift: targetShift)
+                head.forward(x.pointer, rows: ts.count, into: acts)
+                for r in 0..<ts.count {
+                    let row = acts.logits.pointer + r * head.vocabularySize
+                    let target = row[Int(targets[r])]
+                    // Rank = number of tokens scoring strictly higher (ties count in the target's favour).
+                    var higher = 0
+                    for v in 0..<head.vocabularySize where row[v] > target { higher += 1 }
+                    if higher < top { for j in higher..<top { hits[i][j] += 1 } }
+                }
+            }
+        }
+        return HeadAccuracy(topK: hits.map { $0.map { Double($0) / Double(max(count, 1)) } }, positions: count)
+    }
+}
