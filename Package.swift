@@ -32,6 +32,7 @@ let package = Package(
         .executableTarget(
             name: "hydrasim",
             dependencies: [
+                "DraftHeads",
                 "LanguageModel",
                 "Numerics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -156,6 +156,56 @@ public final class HeadTrainer {
         step += 1
         return StepReport(step: step, loss: total, learningRate: lr, gradientNorm: norm)
     }
+
+    /// Mean cross-entropy of each head on `data` (teacher forcing, every usable position or the first `limit`).
+    public func validationLoss(_ data: BaseHiddenStates, limit: Int? = nil) -> [Float] {
+        let count = min(data.tokens.count - settings.heads - 1, limit ?? Int.max)
+        let chunk = settings.batchSize
+        var totals = [Double](repeating: 0, count: heads.heads.count)
+        for start in stride(from: 0, to: count, by: chunk) {
+            let ts = Array(start..<min(start + chunk, count))
+            for (i, head) in heads.heads.enumerated() {
+                let targets = Self.batch(head: i + 1, positions: ts, data: data, heads: heads, embedding: embedding, into: inputs[i])
+                head.forward(inputs[i].pointer, rows: ts.count, into: activations[i])
+                totals[i] += LayerPasses.crossEntropyForward(activations[i].logits.pointer, targets: targets, vocabularySize: head.vocabularySize)
+            }
+        }
+        return totals.map { Float($0 / Double(max(count, 1))) }
+    }
+
+    // MARK: State
+
+    struct StateHeader: Codable {
+        var settings: HeadTrainingSettings
+        var config: DraftHeadsConfig
+        var step: Int
+        var optimizerStep: Int
+        var randomState: UInt64
+    }
+
+    var stateTensors: [Tensor] { heads.namedTensors.map(\.tensor) + optimizer.stateTensors }
+
+    /// Writes the training state (heads, AdamW moments, step, random state) atomically.
+    public func saveState(to path: String) throws {
+        let header = StateHeader(settings: settings, config: heads.config, step: step, optimizerStep: optimizer.step, randomState: random.state)
+        try TrainingStateFile.write(header: header, tensors: stateTensors, to: path)
+    }
+
+    /// Continues a head-training run; `settings` and the base model must be those of the saved run.
+    public static func resume(from path: String, settings: HeadTrainingSettings, base: TransformerWeights, data: BaseHiddenStates) throws -> HeadTrainer {
+        let (header, load) = try TrainingStateFile.read(path, as: StateHeader.self)
+        if header.settings != settings {
+            throw TrainingError("\(path): checkpoint from another configuration: \(TrainingStateFile.differences(header.settings, settings)); pass the same options as the interrupted run")
+        }
+        let heads = DraftHeadSet(config: header.config)
+        try DraftHeadsFile.check(heads, fits: base, path: path)
+        let trainer = try HeadTrainer(settings: settings, base: base, data: data, heads: heads)
+        try load(trainer.stateTensors)
+        trainer.step = header.step
+        trainer.optimizer.step = header.optimizerStep
+        trainer.random = XorShiftRandom(state: header.randomState)
+        return trainer
+    }
 }
 
 /// Teacher-forced top-1..top-R accuracy of each head (the shape of Medusa's published table).

@@ -8,7 +8,7 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train models in Swift.",
-        subcommands: [TrainBaseCommand.self]
+        subcommands: [TrainBaseCommand.self, TrainHeadsCommand.self]
     )
 }
 

@@ -113,4 +113,36 @@ struct CommandLineTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/model.bin")) == model)
         #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == ["model.bin", "tokenizer.bin", "train_state.bin"])
     }
+
+    @Test("train heads and heads accuracy on a tiny base; heads for another base are refused")
+    func heads() throws {
+        let folder = Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let corpus = folder.appendingPathComponent("c.txt").path
+        let text = String(repeating: "to be or not to be, that is the question. whether tis nobler in the mind to suffer. ", count: 60)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: corpus))
+        let base = folder.appendingPathComponent("base").path
+        let small = ["--corpus", corpus, "--vocab-size", "300", "--dim", "32", "--layers", "1", "--heads", "2", "--context", "32",
+                     "--batch", "4", "--eval-interval", "10", "--eval-batches", "1"]
+        #expect(try Self.run(["train", "base", "--out", base, "--steps", "10"] + small).status == 0)
+        let headsFile = folder.appendingPathComponent("h.heads").path
+        let trained = try Self.run(["train", "heads", "--kind", "hydra", "--base", base, "--corpus", corpus, "--heads", "3",
+                                    "--steps", "20", "--batch", "32", "--eval-interval", "10", "--out", headsFile])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(trained.stdout.utf8)) as? [String: Any])
+        #expect((summary["validation_top1"] as? [Double])?.count == 3)
+        #expect(!FileManager.default.fileExists(atPath: headsFile + ".state"), "the resume state is removed when a run completes")
+
+        let table = try Self.run(["heads", "accuracy", "--heads", headsFile, "--base", base, "--corpus", corpus, "--top", "5", "--format", "json"])
+        #expect(table.status == 0, "\(table.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(table.stdout.utf8)) as? [String: Any])
+        let topK = try #require(report["top_k"] as? [[Double]])
+        #expect(topK.count == 3 && topK.allSatisfy { $0.count == 5 && $0 == $0.sorted() })
+
+        // Another base of the same shape: the heads are refused with the reason.
+        let other = folder.appendingPathComponent("other").path
+        #expect(try Self.run(["train", "base", "--out", other, "--steps", "10", "--seed", "5"] + small).status == 0)
+        try expectError(["heads", "accuracy", "--heads", headsFile, "--base", other, "--corpus", corpus], "heads were trained for base model")
+        try expectError(["heads", "accuracy", "--heads", base + "/model.bin", "--base", base, "--corpus", corpus], "not a HydraSim heads file")
+    }
 }

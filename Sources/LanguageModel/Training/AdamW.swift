@@ -26,8 +26,8 @@ public final class AdamW {
     /// First and second moments, one tensor per parameter tensor (same order).
     public let m: [Tensor]
     public let v: [Tensor]
-    /// Number of updates taken so far.
-    public internal(set) var step = 0
+    /// Number of updates taken so far (restored when a run resumes).
+    public var step = 0
 
     /// An optimiser for parameters shaped like `parameters`.
     public init(parameters: some ParameterSet, weightDecay: Float = 0.1) {

@@ -152,9 +152,6 @@ public final class BaseTrainer {
 
     // MARK: State
 
-    static let magic: UInt32 = 0x5354_5348   // "HSTS" little-endian: HydraSim training state
-    static let version: UInt32 = 1
-
     struct StateHeader: Codable {
         var settings: BaseTrainingSettings
         var step: Int
@@ -163,80 +160,27 @@ public final class BaseTrainer {
         var history: [EvaluationRecord]
     }
 
-    /// The whole training state (settings, step, random state, weights, AdamW moments) as bytes.
-    public func stateData() throws -> Data {
-        let header = StateHeader(settings: settings, step: step, optimizerStep: optimizer.step, randomState: random.state, history: history)
-        let json = try JSONEncoder().encode(header)
-        var data = Data()
-        withUnsafeBytes(of: Self.magic.littleEndian) { data.append(contentsOf: $0) }
-        withUnsafeBytes(of: Self.version.littleEndian) { data.append(contentsOf: $0) }
-        withUnsafeBytes(of: UInt32(json.count).littleEndian) { data.append(contentsOf: $0) }
-        data.append(json)
-        for t in weights.namedTensors.map(\.tensor) + optimizer.stateTensors {
-            data.append(UnsafeBufferPointer(start: t.pointer, count: t.count))
-        }
-        return data
-    }
+    /// Weights then AdamW moments, the order of the state file.
+    var stateTensors: [Tensor] { weights.namedTensors.map(\.tensor) + optimizer.stateTensors }
 
-    /// Writes the state atomically.
+    /// Writes the whole training state (settings, step, random state, weights, AdamW moments) atomically.
     public func saveState(to path: String) throws {
-        try AtomicFile.write(stateData(), to: path)
+        let header = StateHeader(settings: settings, step: step, optimizerStep: optimizer.step, randomState: random.state, history: history)
+        try TrainingStateFile.write(header: header, tensors: stateTensors, to: path)
     }
 
     /// Continues a run from a state file; `settings` must equal the saved ones.
     public static func resume(from path: String, settings: BaseTrainingSettings, data: TrainingData) throws -> BaseTrainer {
-        guard let bytes = FileManager.default.contents(atPath: path) else {
-            throw TrainingError("\(path): no training state to resume (run without --resume to start)")
-        }
-        func fail(_ problem: String) -> TrainingError { TrainingError("\(path): \(problem)") }
-        guard bytes.count >= 12 else { throw fail("truncated training state") }
-        let (magic, version, jsonLength) = bytes.withUnsafeBytes {
-            ($0.loadUnaligned(fromByteOffset: 0, as: UInt32.self), $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self),
-             Int($0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
-        }
-        guard magic == Self.magic else { throw fail("not a HydraSim training state (bad magic number)") }
-        guard version == Self.version else { throw fail("training state version \(version); this HydraSim reads version \(Self.version)") }
-        guard bytes.count >= 12 + jsonLength else { throw fail("truncated training state") }
-        let header: StateHeader
-        do { header = try JSONDecoder().decode(StateHeader.self, from: bytes.subdata(in: 12..<12 + jsonLength)) } catch {
-            throw fail("unreadable training state header")
-        }
+        let (header, load) = try TrainingStateFile.read(path, as: StateHeader.self)
         if header.settings != settings {
-            throw fail("checkpoint from another configuration: \(Self.differences(header.settings, settings)); pass the same options as the interrupted run")
+            throw TrainingError("\(path): checkpoint from another configuration: \(TrainingStateFile.differences(header.settings, settings)); pass the same options as the interrupted run")
         }
         let trainer = try BaseTrainer(settings: settings, data: data)
-        let tensors = trainer.weights.namedTensors.map(\.tensor) + trainer.optimizer.stateTensors
-        let expected = 12 + jsonLength + 4 * tensors.reduce(0) { $0 + $1.count }
-        guard bytes.count == expected else { throw fail("truncated or corrupt training state (\(bytes.count) bytes, expected \(expected))") }
-        bytes.withUnsafeBytes { raw in
-            var offset = 12 + jsonLength
-            for t in tensors {
-                UnsafeMutableRawBufferPointer(start: t.pointer, count: 4 * t.count)
-                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + 4 * t.count]))
-                offset += 4 * t.count
-            }
-        }
+        try load(trainer.stateTensors)
         trainer.step = header.step
         trainer.optimizer.step = header.optimizerStep
         trainer.random = XorShiftRandom(state: header.randomState)
         trainer.history = header.history
         return trainer
-    }
-
-    /// A short description of how two settings differ.
-    static func differences(_ saved: BaseTrainingSettings, _ requested: BaseTrainingSettings) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        func flat(_ s: BaseTrainingSettings) -> [String: String] {
-            guard let data = try? encoder.encode(s), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
-            var out: [String: String] = [:]
-            for (key, value) in object {
-                if let nested = value as? [String: Any] { for (k, v) in nested { out["\(key).\(k)"] = "\(v)" } } else { out[key] = "\(value)" }
-            }
-            return out
-        }
-        let a = flat(saved), b = flat(requested)
-        let keys = Set(a.keys).union(b.keys).sorted().filter { a[$0] != b[$0] }
-        return keys.map { "\($0) was \(a[$0] ?? "-"), now \(b[$0] ?? "-")" }.joined(separator: ", ")
     }
 }

@@ -1,0 +1,51 @@
+import ArgumentParser
+import DraftHeads
+import Foundation
+import LanguageModel
+
+extension DraftHeadKind: ExpressibleByArgument {}
+
+/// The base model (folder with model.bin and tokenizer.bin) and corpus that heads are trained or measured on.
+struct BaseModelOptions: ParsableArguments {
+    @Option(name: .long, help: "Folder with the base model.bin and tokenizer.bin. Default: the shipped house model.")
+    var base: String?
+
+    @Option(name: .long, help: "Text the heads learn from (split 90/10 as in base training). Default: the shipped Tiny Shakespeare.")
+    var corpus: String?
+
+    /// The base folder, or a clear error.
+    func folder() throws -> String {
+        if let base { return base }
+        guard let root = Fixtures.root, FileManager.default.fileExists(atPath: "\(root)/models/house/model.bin") else {
+            throw CLIError("no --base given and no shipped house model found (Fixtures/models/house/model.bin)")
+        }
+        return "\(root)/models/house"
+    }
+
+    func corpusPath() throws -> String {
+        if let corpus { return corpus }
+        guard let root = Fixtures.root else { throw CLIError("no --corpus given and no shipped corpus found (Fixtures/data/tinyshakespeare.txt)") }
+        return "\(root)/data/tinyshakespeare.txt"
+    }
+
+    /// Loads the base weights, tokenizer and the tokenised 90/10 split.
+    func load() throws -> (weights: TransformerWeights, tokenizer: BPETokenizer, data: TrainingData) {
+        let dir = try folder()
+        let weights = try Checkpoint.read("\(dir)/model.bin")
+        let tokenizer = try BPETokenizer(contentsOf: "\(dir)/tokenizer.bin", expectedVocabularySize: weights.config.vocabularySize)
+        let text = try CorpusCheck.read(try corpusPath())
+        return (weights, tokenizer, TrainingData(text: text, tokenizer: tokenizer))
+    }
+}
+
+/// Runs the frozen base over a split once, with a progress bar.
+func hiddenStates(_ model: Transformer, tokens: [Int32], label: String) -> BaseHiddenStates {
+    var bar = ProgressBar(total: 1, label: label)
+    let lock = NSLock()
+    return BaseHiddenStates(model: model, tokens: tokens) { done, total in
+        lock.lock()
+        defer { lock.unlock() }
+        bar = bar.total == total ? bar : ProgressBar(total: total, label: label)
+        if done % 16 == 0 || done == total { bar.update(done) }
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import DraftHeads
+import Foundation
+import LanguageModel
+import Numerics
+
+/// `hydrasim train heads`: draft heads on a frozen base model (SPEC §2).
+struct TrainHeadsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "heads",
+        abstract: "Train Medusa or Hydra draft heads on a frozen base model.",
+        discussion: """
+        The base runs once over the corpus; its hidden states are reused by every step. Head k at
+        position t reads h_t (Hydra: and the embeddings of the true tokens t+1..t+k) and is scored
+        against token t+k+1. Writes the heads file atomically (and OUT.state, for --resume).
+        """
+    )
+
+    @OptionGroup var baseOptions: BaseModelOptions
+    @Option(name: .long, help: "medusa or hydra.") var kind: DraftHeadKind
+    @Option(name: .long, help: "Number of heads K.") var heads = 4
+    @Option(name: .long, help: "Residual blocks per head.") var layers = 1
+    @Option(name: .long, help: "Optimisation steps.") var steps = 1500
+    @Option(name: .long, help: "Positions per batch.") var batch = 256
+    @Option(name: .customLong("lr"), help: "Peak learning rate.") var learningRate: Float = 1e-3
+    @Option(name: .long, help: "Warm-up steps.") var warmup = 50
+    @Option(name: .customLong("eval-interval"), help: "Report validation loss and save every N steps.") var evalInterval = 250
+    @Option(name: .long, help: "Random seed (batches).") var seed: UInt64 = 1
+    @Option(name: .long, help: "Output heads file.") var out: String
+    @Flag(name: .long, help: "Continue the run saved in OUT.state (same options required).") var resume = false
+    @OptionGroup var threads: ThreadOptions
+
+    struct Summary: Encodable {
+        var out: String
+        var kind: String
+        var heads: Int
+        var blocks: Int
+        var parameters: Int
+        var steps: Int
+        var seconds: Double
+        var validationLoss: [Float]
+        var validationTop1: [Double]
+        var validationTop5: [Double]
+    }
+
+    func validate() throws {
+        if kind == .hydraPlusPlus { throw CLIError("--kind hydra++ is not available yet: use medusa or hydra") }
+        for (name, value) in [("--heads", heads), ("--layers", layers), ("--steps", steps), ("--batch", batch), ("--eval-interval", evalInterval)]
+        where value < 1 { throw CLIError("\(name) must be at least 1, got \(value)") }
+    }
+
+    func run() throws {
+        threads.apply()
+        let statePath = out + ".state"
+        let fm = FileManager.default
+        if !resume && fm.fileExists(atPath: statePath) {
+            throw CLIError("\(statePath) holds an interrupted run: pass --resume to continue it, or delete it to start again")
+        }
+        if resume && !fm.fileExists(atPath: statePath) { throw CLIError("\(statePath): no head-training run to resume") }
+        let (weights, _, data) = try baseOptions.load()
+        let model = Transformer(weights: weights)
+        let settings = HeadTrainingSettings(kind: kind, heads: heads, blocks: layers, batchSize: batch, steps: steps,
+                                            learningRate: learningRate, warmupSteps: warmup, seed: seed)
+        let train = hiddenStates(model, tokens: data.train, label: "base hidden states (train)")
+        let validation = hiddenStates(model, tokens: data.validation, label: "base hidden states (validation)")
+        let trainer = resume ? try HeadTrainer.resume(from: statePath, settings: settings, base: weights, data: train)
+                             : try HeadTrainer(settings: settings, base: weights, data: train)
+        printError("\(kind.rawValue): \(heads) heads × \(layers) blocks, \(trainer.heads.namedTensors.reduce(0) { $0 + $1.tensor.count }) parameters")
+        var bar = ProgressBar(total: steps, label: "step")
+        let start = ContinuousClock.now
+        while trainer.step < steps {
+            let report = trainer.trainStep()
+            bar.update(trainer.step, status: String(format: "loss %.3f lr %.1e", report.loss, report.learningRate))
+            if trainer.step % evalInterval == 0 || trainer.step == steps {
+                let losses = trainer.validationLoss(validation, limit: 8192)
+                printError("step \(trainer.step): validation loss per head " + losses.map { String(format: "%.3f", $0) }.joined(separator: " "))
+                try DraftHeadsFile.write(trainer.heads, to: out)
+                try trainer.saveState(to: statePath)
+            }
+        }
+        let seconds = (ContinuousClock.now - start).seconds
+        try DraftHeadsFile.write(trainer.heads, to: out)
+        try? fm.removeItem(atPath: statePath)
+        let accuracy = HeadAccuracy.measure(trainer.heads, data: validation, embedding: weights.tokenEmbedding, top: 5)
+        try printJSON(Summary(out: out, kind: kind.rawValue, heads: heads, blocks: layers,
+                              parameters: trainer.heads.namedTensors.reduce(0) { $0 + $1.tensor.count }, steps: trainer.step,
+                              seconds: seconds, validationLoss: trainer.validationLoss(validation),
+                              validationTop1: accuracy.topK.map { $0[0] }, validationTop5: accuracy.topK.map { $0[4] }))
+    }
+}
