@@ -15,6 +15,25 @@ public enum DraftHeadKind: String, Codable, CaseIterable, Sendable {
     public var isSequential: Bool { self != .medusa }
 }
 
+/// How a set of heads is trained: the Hydra++ ingredients, each switchable on its own (SPEC §2).
+public struct TrainingRecipe: Codable, Equatable, Sendable {
+    /// Distil the base model's distribution at the target position instead of the ground-truth token.
+    public var teacher: Bool
+    /// Dropout rate on each block's SiLU branch during training.
+    public var dropout: Float
+    /// Uniform noise `U(-1,1)·alpha/sqrt(k·D)` on head k's input token embeddings during training (0: none).
+    public var noise: Float
+
+    public init(teacher: Bool = false, dropout: Float = 0, noise: Float = 0) {
+        self.teacher = teacher
+        self.dropout = dropout
+        self.noise = noise
+    }
+
+    /// Plain teacher-forced training with ground-truth targets (Medusa-1, Hydra).
+    public static let plain = TrainingRecipe()
+}
+
 /// The shape and provenance of a set of K draft heads; stored in the heads file.
 public struct DraftHeadsConfig: Codable, Equatable, Sendable {
     public var kind: DraftHeadKind
@@ -27,8 +46,12 @@ public struct DraftHeadsConfig: Codable, Equatable, Sendable {
     public var vocabularySize: Int
     /// FNV-1a 64 of the base checkpoint's bytes (hex): heads only run on the base they were trained for.
     public var baseFingerprint: String
+    /// How the heads were trained (recorded; it does not change how they run).
+    public var recipe: TrainingRecipe
 
-    public init(kind: DraftHeadKind, heads: Int, blocks: Int, dim: Int, vocabularySize: Int, baseFingerprint: String) {
+    public init(kind: DraftHeadKind, heads: Int, blocks: Int, dim: Int, vocabularySize: Int, baseFingerprint: String,
+                recipe: TrainingRecipe = .plain) {
+        self.recipe = recipe
         self.kind = kind
         self.heads = heads
         self.blocks = blocks
@@ -60,10 +83,10 @@ public final class DraftHeadSet: ParameterSet, @unchecked Sendable {
     }
 
     /// Fresh heads for `base`: blocks zero, output projections copied from the base classifier (SPEC §2).
-    public convenience init(kind: DraftHeadKind, heads: Int, blocks: Int, base: TransformerWeights) {
+    public convenience init(kind: DraftHeadKind, heads: Int, blocks: Int, base: TransformerWeights, recipe: TrainingRecipe = .plain) {
         let c = base.config
         self.init(config: DraftHeadsConfig(kind: kind, heads: heads, blocks: blocks, dim: c.dim, vocabularySize: c.vocabularySize,
-                                           baseFingerprint: Fingerprint.of(base)))
+                                           baseFingerprint: Fingerprint.of(base), recipe: recipe))
         for head in self.heads { head.initialise(fromClassifier: base.classifier) }
     }
 

@@ -81,20 +81,29 @@ public final class HeadActivations {
     public let capacity: Int
     let preActivation: [Tensor]   // per block: (n, D) a_j = W_j y_{j-1} + b_j
     let output: [Tensor]          // per block: (n, D) y_j
+    let dropMask: [Tensor]        // per block: (n, D) 0 or 1/(1-p) when trained with dropout, else unused
     /// `(n, V)` logits, turned into probabilities by the loss.
     public let logits: Tensor
+
+    /// Output `(n, D)` of block `j`.
+    public func blockOutput(_ j: Int) -> UnsafeMutablePointer<Float> { output[j].pointer }
 
     public init(head: HeadNetwork, rows: Int) {
         capacity = rows
         preActivation = (0..<head.blocks).map { _ in Tensor(zeros: [rows, head.dim]) }
         output = (0..<head.blocks).map { _ in Tensor(zeros: [rows, head.dim]) }
+        dropMask = (0..<head.blocks).map { _ in Tensor(shape: [rows, head.dim], repeating: 1) }
         logits = Tensor(zeros: [rows, head.vocabularySize])
     }
 }
 
 extension HeadNetwork {
     /// Forward over `n` rows of input `x (n, inputWidth)`: fills `acts` (block outputs and logits).
-    public func forward(_ x: UnsafePointer<Float>, rows n: Int, into acts: HeadActivations) {
+    ///
+    /// With `dropout` (training only: rate `p` and a generator), each block's SiLU branch is
+    /// `dropout(SiLU(a))`: zeroed with probability `p`, scaled by `1/(1-p)` otherwise (Hydra++, SPEC §2).
+    public func forward(_ x: UnsafePointer<Float>, rows n: Int, into acts: HeadActivations,
+                        dropout: (rate: Float, random: UnsafeMutablePointer<XorShiftRandom>)? = nil) {
         precondition(n <= acts.capacity, "\(n) rows for activations of \(acts.capacity)")
         let D = dim
         for j in 0..<blocks {
@@ -110,7 +119,14 @@ extension HeadNetwork {
             } else {
                 y.update(from: input, count: n * D)
             }
-            for i in 0..<n * D { y[i] += Ops.silu(a[i]) }
+            if let dropout, dropout.rate > 0 {
+                let mask = acts.dropMask[j].pointer, keep = 1 / (1 - dropout.rate)
+                for i in 0..<n * D { mask[i] = dropout.random.pointee.nextFloat() < dropout.rate ? 0 : keep }
+                for i in 0..<n * D { y[i] += Ops.silu(a[i]) * mask[i] }
+            } else {
+                acts.dropMask[j].pointer.update(repeating: 1, count: n * D)
+                for i in 0..<n * D { y[i] += Ops.silu(a[i]) }
+            }
         }
         // logits = y · W_outᵀ + b_out
         LayerPasses.matmulForward(acts.logits.pointer, acts.output[blocks - 1].pointer, outputWeight.pointer, n: n, in: D, out: vocabularySize)
@@ -131,10 +147,11 @@ extension HeadNetwork {
             let input = j == 0 ? x : UnsafePointer(acts.output[j - 1].pointer)
             let width = j == 0 ? inputWidth : D
             let a = acts.preActivation[j].pointer
-            // y = residual(input) + SiLU(a): da = dy · SiLU'(a), SiLU'(a) = σ(a)(1 + a(1 − σ(a)))
+            // y = residual(input) + SiLU(a) · mask: da = dy · mask · SiLU'(a), SiLU'(a) = σ(a)(1 + a(1 − σ(a)))
+            let mask = acts.dropMask[j].pointer
             for i in 0..<n * D {
                 let s = 1 / (1 + expf(-a[i]))
-                da[i] = dy[i] * s * (1 + a[i] * (1 - s))
+                da[i] = dy[i] * mask[i] * s * (1 + a[i] * (1 - s))
             }
             // a = input · W_jᵀ + b_j
             for r in 0..<n { Ops.add(grads.blockBiases[j].pointer, da + r * D, n: D) }

@@ -60,10 +60,12 @@ public struct HeadTrainingSettings: Codable, Equatable, Sendable {
     public var weightDecay: Float
     public var gradientClip: Float
     public var seed: UInt64
+    public var recipe: TrainingRecipe
 
     public init(kind: DraftHeadKind, heads: Int = 4, blocks: Int = 1, batchSize: Int = 256, steps: Int = 1000,
                 learningRate: Float = 1e-3, minLearningRate: Float? = nil, warmupSteps: Int = 50, weightDecay: Float = 0,
-                gradientClip: Float = 1, seed: UInt64 = 1) {
+                gradientClip: Float = 1, seed: UInt64 = 1, recipe: TrainingRecipe = .plain) {
+        self.recipe = recipe
         self.kind = kind
         self.heads = heads
         self.blocks = blocks
@@ -84,7 +86,8 @@ public struct HeadTrainingSettings: Codable, Equatable, Sendable {
 
 /// Trains K draft heads on a frozen base with teacher forcing (SPEC §2): head k at position t
 /// reads `h_t` (and, for Hydra, `E(x_{t+1}), ..., E(x_{t+k})`, the true tokens) and is scored
-/// against `x_{t+k+1}`. The loss is the unweighted sum of the heads' mean cross-entropies
+/// against `x_{t+k+1}`, or, with the teacher recipe, against the base model's own distribution
+/// for that token, `softmax(W_cls h_{t+k})` (soft cross-entropy = KL(p_base ‖ q_head) + const). The loss is the unweighted sum of the heads' mean cross-entropies
 /// (*choice*: heads share no parameters and Adam is invariant to a per-head loss scale, so
 /// Medusa's 0.8^k weights would change little but the clipping).
 public final class HeadTrainer {
@@ -93,28 +96,34 @@ public final class HeadTrainer {
     public let grads: DraftHeadSet
     public let optimizer: AdamW
     let embedding: Tensor
+    let classifier: Tensor
     let data: BaseHiddenStates
     var random: XorShiftRandom
     public private(set) var step = 0
     let inputs: [Tensor]            // per head: (B, inputWidth)
     let activations: [HeadActivations]
     let scratch: HeadScratch
+    let teacherHidden: Tensor       // (B, D) h_{t+k}
+    let teacherProbs: Tensor        // (B, V) the base's distribution for x_{t+k+1}
 
     public init(settings: HeadTrainingSettings, base: TransformerWeights, data: BaseHiddenStates, heads: DraftHeadSet? = nil) throws {
         guard data.tokens.count > settings.heads + 2 else {
             throw TrainingError("the training split (\(data.tokens.count) tokens) is too short for \(settings.heads) heads")
         }
         self.settings = settings
-        self.heads = heads ?? DraftHeadSet(kind: settings.kind, heads: settings.heads, blocks: settings.blocks, base: base)
+        self.heads = heads ?? DraftHeadSet(kind: settings.kind, heads: settings.heads, blocks: settings.blocks, base: base, recipe: settings.recipe)
         grads = self.heads.zerosLike()
         optimizer = AdamW(parameters: self.heads, weightDecay: settings.weightDecay)
         embedding = base.tokenEmbedding
+        classifier = base.classifier
         self.data = data
         random = XorShiftRandom(seed: settings.seed)
         let B = settings.batchSize
         inputs = self.heads.heads.map { Tensor(zeros: [B, $0.inputWidth]) }
         activations = self.heads.heads.map { HeadActivations(head: $0, rows: B) }
         scratch = HeadScratch(dim: base.config.dim, rows: B)
+        teacherHidden = Tensor(zeros: [B, base.config.dim])
+        teacherProbs = Tensor(zeros: [B, base.config.vocabularySize])
     }
 
     /// Positions `t` usable for every head: `t + K + 1 < N`.
@@ -138,17 +147,37 @@ public final class HeadTrainer {
     @discardableResult
     public func trainStep() -> StepReport {
         let ts = (0..<settings.batchSize).map { _ in Int(random.next() % UInt64(positions)) }
+        let recipe = settings.recipe
+        let D = heads.config.dim, V = heads.config.vocabularySize, B = ts.count
         for (_, g) in grads.namedTensors { g.zero() }
         var total: Float = 0
         for (i, head) in heads.heads.enumerated() {
             let k = i + 1
-            let targets = Self.batch(head: k, positions: ts, data: data, heads: heads, embedding: embedding, into: inputs[i])
-            head.forward(inputs[i].pointer, rows: ts.count, into: activations[i])
-            total += Float(LayerPasses.crossEntropyForward(activations[i].logits.pointer, targets: targets, vocabularySize: head.vocabularySize)
-                           / Double(ts.count))
-            LayerPasses.crossEntropyBackward(activations[i].logits.pointer, targets: targets, vocabularySize: head.vocabularySize)
-            head.backward(inputs[i].pointer, rows: ts.count, acts: activations[i], dlogits: activations[i].logits.pointer,
-                          grads: grads.heads[i], dx: nil, scratch: scratch)
+            let x = inputs[i]
+            let targets = Self.batch(head: k, positions: ts, data: data, heads: heads, embedding: embedding, into: x)
+            if recipe.noise > 0 && heads.config.kind.isSequential {
+                // Input noise on the token embeddings only: U(-1,1) · alpha / sqrt(k·D).
+                let scale = recipe.noise / Float(k * D).squareRoot()
+                for r in 0..<B {
+                    let row = x.pointer + r * head.inputWidth
+                    for j in D..<head.inputWidth { row[j] += (2 * random.nextFloat() - 1) * scale }
+                }
+            }
+            withUnsafeMutablePointer(to: &random) { rng in
+                head.forward(x.pointer, rows: B, into: activations[i], dropout: recipe.dropout > 0 ? (recipe.dropout, rng) : nil)
+            }
+            let logits = activations[i].logits.pointer
+            if recipe.teacher {
+                for (r, t) in ts.enumerated() { (teacherHidden.pointer + r * D).update(from: data.hidden.pointer + (t + k) * D, count: D) }
+                LayerPasses.matmulForward(teacherProbs.pointer, teacherHidden.pointer, classifier.pointer, n: B, in: D, out: V)
+                for r in 0..<B { Ops.softmax(teacherProbs.pointer + r * V, n: V) }
+                total += SoftCrossEntropy.forward(logits, teacher: teacherProbs.pointer, rows: B, vocabularySize: V)
+                SoftCrossEntropy.backward(logits, teacher: teacherProbs.pointer, rows: B, vocabularySize: V)
+            } else {
+                total += Float(LayerPasses.crossEntropyForward(logits, targets: targets, vocabularySize: V) / Double(B))
+                LayerPasses.crossEntropyBackward(logits, targets: targets, vocabularySize: V)
+            }
+            head.backward(x.pointer, rows: B, acts: activations[i], dlogits: logits, grads: grads.heads[i], dx: nil, scratch: scratch)
         }
         let norm = GradientClipping.clip(grads, maxNorm: settings.gradientClip)
         let lr = settings.schedule.rate(at: step)
@@ -205,6 +234,26 @@ public final class HeadTrainer {
         trainer.optimizer.step = header.optimizerStep
         trainer.random = XorShiftRandom(state: header.randomState)
         return trainer
+    }
+}
+
+/// Cross-entropy against a soft target distribution (knowledge distillation, Hinton et al. 2015).
+public enum SoftCrossEntropy {
+    /// Forward: turns `logits (n, V)` into probabilities `q` in place; returns the mean of `−Σ_v p_v log q_v`.
+    public static func forward(_ logits: UnsafeMutablePointer<Float>, teacher p: UnsafePointer<Float>, rows n: Int, vocabularySize V: Int) -> Float {
+        var total: Double = 0
+        for r in 0..<n {
+            let q = logits + r * V, pr = p + r * V
+            Ops.softmax(q, n: V)
+            for v in 0..<V where pr[v] > 0 { total -= Double(pr[v]) * log(Double(max(q[v], Float.leastNormalMagnitude))) }
+        }
+        return Float(total / Double(n))
+    }
+
+    /// Backward of `mean_r −Σ_v p_v log softmax(z_r)_v`: `dz = (q − p) / n`, in place on `q`.
+    public static func backward(_ q: UnsafeMutablePointer<Float>, teacher p: UnsafePointer<Float>, rows n: Int, vocabularySize V: Int) {
+        let scale = 1 / Float(n)
+        for i in 0..<n * V { q[i] = (q[i] - p[i]) * scale }
     }
 }
 

@@ -20,6 +20,9 @@ struct TrainHeadsCommand: ParsableCommand {
     @Option(name: .long, help: "medusa or hydra.") var kind: DraftHeadKind
     @Option(name: .long, help: "Number of heads K.") var heads = 4
     @Option(name: .long, help: "Residual blocks per head.") var layers = 1
+    @Flag(name: .long, help: "Distil the base model's distribution instead of the ground-truth token (Hydra++).") var teacher = false
+    @Option(name: .long, help: "Dropout on each block's SiLU branch during training (Hydra++: 0.2).") var dropout: Float = 0
+    @Option(name: .long, help: "Input noise alpha on the token embeddings during training (0: none).") var noise: Float = 0
     @Option(name: .long, help: "Optimisation steps.") var steps = 1500
     @Option(name: .long, help: "Positions per batch.") var batch = 256
     @Option(name: .customLong("lr"), help: "Peak learning rate.") var learningRate: Float = 1e-3
@@ -44,7 +47,11 @@ struct TrainHeadsCommand: ParsableCommand {
     }
 
     func validate() throws {
-        if kind == .hydraPlusPlus { throw CLIError("--kind hydra++ is not available yet: use medusa or hydra") }
+        if kind == .hydraPlusPlus {
+            throw CLIError("--kind hydra++ needs the prefix-attention layer, which HydraSim does not have yet; its other ingredients work with --kind hydra: --teacher, --layers 4 --dropout 0.2, --noise")
+        }
+        if !(dropout >= 0 && dropout < 1) { throw CLIError("--dropout must be in [0, 1), got \(dropout)") }
+        if !(noise >= 0) { throw CLIError("--noise must be at least 0, got \(noise)") }
         for (name, value) in [("--heads", heads), ("--layers", layers), ("--steps", steps), ("--batch", batch), ("--eval-interval", evalInterval)]
         where value < 1 { throw CLIError("\(name) must be at least 1, got \(value)") }
     }
@@ -60,7 +67,8 @@ struct TrainHeadsCommand: ParsableCommand {
         let (weights, _, data) = try baseOptions.load()
         let model = Transformer(weights: weights)
         let settings = HeadTrainingSettings(kind: kind, heads: heads, blocks: layers, batchSize: batch, steps: steps,
-                                            learningRate: learningRate, warmupSteps: warmup, seed: seed)
+                                            learningRate: learningRate, warmupSteps: warmup, seed: seed,
+                                            recipe: TrainingRecipe(teacher: teacher, dropout: dropout, noise: noise))
         let train = hiddenStates(model, tokens: data.train, label: "base hidden states (train)")
         let validation = hiddenStates(model, tokens: data.validation, label: "base hidden states (validation)")
         let trainer = resume ? try HeadTrainer.resume(from: statePath, settings: settings, base: weights, data: train)
