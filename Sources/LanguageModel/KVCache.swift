@@ -34,6 +34,13 @@ public final class KVCache: @unchecked Sendable {
         values.pointer + (layer * capacity + slot) * kvDim
     }
 
+    /// Marks the next `n` slots as filled, after their keys and values were written through `key`/`value`
+    /// (for layers outside `Transformer` that keep their own cache, such as Hydra++'s prefix attention).
+    public func advance(by n: Int = 1) {
+        precondition(n >= 0 && count + n <= capacity, "cannot advance a cache of \(count)/\(capacity) slots by \(n)")
+        count += n
+    }
+
     /// Forgets every slot from `newCount` on.
     public func truncate(to newCount: Int) {
         precondition(newCount >= 0 && newCount <= count, "cannot truncate a cache of \(count) to \(newCount)")

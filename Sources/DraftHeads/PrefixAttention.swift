@@ -1,0 +1,209 @@
+import Foundation
+import LanguageModel
+import Numerics
+
+/// Hydra++'s prefix-attention layer (Ankner et al. 2024, §4; SPEC §2): one extra decoder layer
+/// (RMSNorm, rotary grouped-query attention, RMSNorm, SwiGLU, both residual) that runs causally
+/// over the base model's final hidden states of the *accepted* tokens only. Its output at the
+/// last accepted position replaces `h_t` in every head's input.
+///
+/// Shapes follow the base model (D, heads, kv heads, hidden width). Randomly initialised as a
+/// base block is (N(0, 0.02), residual projections scaled down, gains 1).
+public final class PrefixAttentionLayer: ParameterSet, @unchecked Sendable {
+    public let config: ModelConfig
+    public let rmsAttention: Tensor   // (D)
+    public let wq: Tensor             // (D, D)
+    public let wk: Tensor             // (KV, D)
+    public let wv: Tensor             // (KV, D)
+    public let wo: Tensor             // (D, D)
+    public let rmsFFN: Tensor         // (D)
+    public let w1: Tensor             // (H, D)
+    public let w2: Tensor             // (D, H)
+    public let w3: Tensor             // (H, D)
+
+    /// Zero weights shaped after `config` (its dim, heads, kv heads and hidden width; one layer).
+    public init(zeros config: ModelConfig) {
+        self.config = config
+        let (D, KV, H) = (config.dim, config.kvDim, config.hiddenDim)
+        rmsAttention = Tensor(zeros: [D])
+        wq = Tensor(zeros: [D, D])
+        wk = Tensor(zeros: [KV, D])
+        wv = Tensor(zeros: [KV, D])
+        wo = Tensor(zeros: [D, D])
+        rmsFFN = Tensor(zeros: [D])
+        w1 = Tensor(zeros: [H, D])
+        w2 = Tensor(zeros: [D, H])
+        w3 = Tensor(zeros: [H, D])
+    }
+
+    /// Randomly initialised weights (seeded).
+    public convenience init(random config: ModelConfig, seed: UInt64) {
+        self.init(zeros: config)
+        var rng = XorShiftRandom(seed: seed)
+        for (name, t) in namedTensors {
+            if name.hasPrefix("rms_") { t.pointer.update(repeating: 1, count: t.count); continue }
+            let std: Float = (name == "wo" || name == "w2") ? 0.02 / Float(2).squareRoot() : 0.02
+            for i in 0..<t.count { t[i] = rng.nextGaussian() * std }
+        }
+    }
+
+    public var namedTensors: [(name: String, tensor: Tensor)] {
+        [("rms_att", rmsAttention), ("wq", wq), ("wk", wk), ("wv", wv), ("wo", wo), ("rms_ffn", rmsFFN), ("w1", w1), ("w2", w2), ("w3", w3)]
+    }
+
+    public func decays(_ name: String) -> Bool { !name.hasPrefix("rms_") }
+}
+
+/// Training forward/backward of the prefix layer over `B` windows of `T` consecutive hidden states.
+public final class PrefixAttentionPass {
+    public let B: Int, T: Int
+    let config: ModelConfig
+    let input: Tensor      // (N, D) base hidden states
+    let ln1: Tensor, ln1Rstd: Tensor, q: Tensor, k: Tensor, v: Tensor, att: Tensor, attOut: Tensor
+    let mid: Tensor, ln2: Tensor, ln2Rstd: Tensor, h1: Tensor, h3: Tensor, gated: Tensor
+    /// `(N, D)` the layer's output, which replaces `h` in the heads' inputs.
+    public let output: Tensor
+    let ropeCos: Tensor, ropeSin: Tensor
+    let dMid: Tensor, dNormed: Tensor, dAttOut: Tensor, dq: Tensor, dk: Tensor, dv: Tensor, dh1: Tensor, dh3: Tensor, dGated: Tensor, dScores: Tensor
+
+    public init(config c: ModelConfig, windows: Int, length: Int) {
+        config = c
+        B = windows
+        T = length
+        let N = B * T, D = c.dim, KV = c.kvDim, H = c.hiddenDim
+        input = Tensor(zeros: [N, D])
+        ln1 = Tensor(zeros: [N, D]); ln1Rstd = Tensor(zeros: [N])
+        q = Tensor(zeros: [N, D]); k = Tensor(zeros: [N, KV]); v = Tensor(zeros: [N, KV])
+        att = Tensor(zeros: [B, c.heads, T, T]); attOut = Tensor(zeros: [N, D])
+        mid = Tensor(zeros: [N, D]); ln2 = Tensor(zeros: [N, D]); ln2Rstd = Tensor(zeros: [N])
+        h1 = Tensor(zeros: [N, H]); h3 = Tensor(zeros: [N, H]); gated = Tensor(zeros: [N, H])
+        output = Tensor(zeros: [N, D])
+        let rope = RotaryEmbedding(headSize: c.headSize)
+        ropeCos = Tensor(zeros: [T, c.headSize / 2]); ropeSin = Tensor(zeros: [T, c.headSize / 2])
+        for t in 0..<T { rope.angles(position: t, cos: ropeCos.pointer + t * c.headSize / 2, sin: ropeSin.pointer + t * c.headSize / 2) }
+        dMid = Tensor(zeros: [N, D]); dNormed = Tensor(zeros: [N, D]); dAttOut = Tensor(zeros: [N, D])
+        dq = Tensor(zeros: [N, D]); dk = Tensor(zeros: [N, KV]); dv = Tensor(zeros: [N, KV])
+        dh1 = Tensor(zeros: [N, H]); dh3 = Tensor(zeros: [N, H]); dGated = Tensor(zeros: [N, H])
+        dScores = Tensor(zeros: [B, T, T])
+    }
+
+    var shape: LayerPasses.AttentionShape { .init(B: B, T: T, heads: config.heads, kvHeads: config.kvHeads, headSize: config.headSize) }
+
+    /// Loads window `b` (T rows of `D` floats) of base hidden states.
+    public func setWindow(_ b: Int, from rows: UnsafePointer<Float>) {
+        (input.pointer + b * T * config.dim).update(from: rows, count: T * config.dim)
+    }
+
+    /// `output = mid + W2(silu(W1 ln2) * W3 ln2)`, `mid = input + Wo attention(rope(Wq ln1), rope(Wk ln1), Wv ln1)`.
+    public func forward(_ w: PrefixAttentionLayer) {
+        let N = B * T, D = config.dim, KV = config.kvDim, H = config.hiddenDim, hs = config.headSize
+        LayerPasses.rmsNormForward(ln1.pointer, rstd: ln1Rstd.pointer, input.pointer, w.rmsAttention.pointer, n: N, dim: D)
+        LayerPasses.matmulForward(q.pointer, ln1.pointer, w.wq.pointer, n: N, in: D, out: D)
+        LayerPasses.matmulForward(k.pointer, ln1.pointer, w.wk.pointer, n: N, in: D, out: KV)
+        LayerPasses.matmulForward(v.pointer, ln1.pointer, w.wv.pointer, n: N, in: D, out: KV)
+        LayerPasses.ropeForward(q.pointer, n: N, width: D, headSize: hs, T: T, cos: ropeCos.pointer, sin: ropeSin.pointer)
+        LayerPasses.ropeForward(k.pointer, n: N, width: KV, headSize: hs, T: T, cos: ropeCos.pointer, sin: ropeSin.pointer)
+        LayerPasses.attentionForward(out: attOut.pointer, att: att.pointer, q: q.pointer, k: k.pointer, v: v.pointer, shape: shape)
+        LayerPasses.matmulForward(mid.pointer, attOut.pointer, w.wo.pointer, n: N, in: D, out: D)
+        Ops.add(mid.pointer, input.pointer, n: N * D)
+        LayerPasses.rmsNormForward(ln2.pointer, rstd: ln2Rstd.pointer, mid.pointer, w.rmsFFN.pointer, n: N, dim: D)
+        LayerPasses.matmulForward(h1.pointer, ln2.pointer, w.w1.pointer, n: N, in: D, out: H)
+        LayerPasses.matmulForward(h3.pointer, ln2.pointer, w.w3.pointer, n: N, in: D, out: H)
+        LayerPasses.swigluForward(gated.pointer, a: h1.pointer, c: h3.pointer, count: N * H)
+        LayerPasses.matmulForward(output.pointer, gated.pointer, w.w2.pointer, n: N, in: H, out: D)
+        Ops.add(output.pointer, mid.pointer, n: N * D)
+    }
+
+    /// Backpropagates `dOutput (N, D)` into `grads` (accumulating). The input (the frozen base's states) gets no gradient.
+    public func backward(_ w: PrefixAttentionLayer, dOutput: UnsafePointer<Float>, grads g: PrefixAttentionLayer) {
+        let N = B * T, D = config.dim, KV = config.kvDim, H = config.hiddenDim, hs = config.headSize
+        // output = mid + gated · W2ᵀ
+        dMid.pointer.update(from: dOutput, count: N * D)
+        LayerPasses.matmulBackward(dx: dGated.pointer, dw: g.w2.pointer, dy: dOutput, x: gated.pointer, w: w.w2.pointer, n: N, in: H, out: D)
+        // gated = silu(h1) * h3
+        LayerPasses.swigluBackward(da: dh1.pointer, dc: dh3.pointer, dg: dGated.pointer, a: h1.pointer, c: h3.pointer, count: N * H)
+        // h1 = ln2 · W1ᵀ, h3 = ln2 · W3ᵀ
+        LayerPasses.matmulBackward(dx: dNormed.pointer, dw: g.w1.pointer, dy: dh1.pointer, x: ln2.pointer, w: w.w1.pointer, n: N, in: D, out: H)
+        LayerPasses.matmulBackward(dx: dNormed.pointer, accumulateDX: true, dw: g.w3.pointer, dy: dh3.pointer, x: ln2.pointer, w: w.w3.pointer,
+                                   n: N, in: D, out: H)
+        // ln2 = rmsnorm(mid)
+        LayerPasses.rmsNormBackward(dx: dMid.pointer, dw: g.rmsFFN.pointer, dy: dNormed.pointer, x: mid.pointer, w: w.rmsFFN.pointer,
+                                    rstd: ln2Rstd.pointer, n: N, dim: D)
+        // mid = input + attOut · Woᵀ
+        LayerPasses.matmulBackward(dx: dAttOut.pointer, dw: g.wo.pointer, dy: dMid.pointer, x: attOut.pointer, w: w.wo.pointer, n: N, in: D, out: D)
+        dk.zero()
+        dv.zero()
+        LayerPasses.attentionBackward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dout: dAttOut.pointer, att: att.pointer,
+                                      q: q.pointer, k: k.pointer, v: v.pointer, scratch: dScores.pointer, shape: shape)
+        LayerPasses.ropeBackward(dq.pointer, n: N, width: D, headSize: hs, T: T, cos: ropeCos.pointer, sin: ropeSin.pointer)
+        LayerPasses.ropeBackward(dk.pointer, n: N, width: KV, headSize: hs, T: T, cos: ropeCos.pointer, sin: ropeSin.pointer)
+        LayerPasses.matmulBackward(dx: dNormed.pointer, dw: g.wq.pointer, dy: dq.pointer, x: ln1.pointer, w: w.wq.pointer, n: N, in: D, out: D)
+        LayerPasses.matmulBackward(dx: dNormed.pointer, accumulateDX: true, dw: g.wk.pointer, dy: dk.pointer, x: ln1.pointer, w: w.wk.pointer,
+                                   n: N, in: D, out: KV)
+        LayerPasses.matmulBackward(dx: dNormed.pointer, accumulateDX: true, dw: g.wv.pointer, dy: dv.pointer, x: ln1.pointer, w: w.wv.pointer,
+                                   n: N, in: D, out: KV)
+        // ln1 = rmsnorm(input): only the gain's gradient matters (the input is frozen); dx goes to scratch.
+        dMid.zero()
+        LayerPasses.rmsNormBackward(dx: dMid.pointer, dw: g.rmsAttention.pointer, dy: dNormed.pointer, x: input.pointer,
+                                    w: w.rmsAttention.pointer, rstd: ln1Rstd.pointer, n: N, dim: D)
+    }
+}
+
+/// Incremental inference of the prefix layer with its own KV cache: feed accepted hidden states, read the last output.
+public final class PrefixAttentionState {
+    let layer: PrefixAttentionLayer
+    let rope: RotaryEmbedding
+    /// Keys and values of the accepted positions (one layer).
+    public let cache: KVCache
+    let xb: Tensor, q: Tensor, att: Tensor, hb: Tensor, hb2: Tensor, mid: Tensor, cos: Tensor, sin: Tensor
+    /// `(D)` the output at the last fed position.
+    public let output: Tensor
+
+    public init(layer: PrefixAttentionLayer, capacity: Int) {
+        self.layer = layer
+        var one = layer.config
+        one.layers = 1
+        cache = KVCache(config: one, capacity: capacity)
+        rope = RotaryEmbedding(headSize: layer.config.headSize)
+        let c = layer.config
+        xb = Tensor(zeros: [c.dim]); q = Tensor(zeros: [c.dim]); att = Tensor(zeros: [capacity])
+        hb = Tensor(zeros: [c.hiddenDim]); hb2 = Tensor(zeros: [c.hiddenDim]); mid = Tensor(zeros: [c.dim])
+        cos = Tensor(zeros: [c.headSize / 2]); sin = Tensor(zeros: [c.headSize / 2])
+        output = Tensor(zeros: [c.dim])
+    }
+
+    /// Feeds the base hidden state `h (D)` of the next accepted token (position = cache slot); returns the output `(D)`.
+    @discardableResult
+    public func feed(_ h: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+        let c = layer.config, w = layer
+        let (D, KV, H, hs) = (c.dim, c.kvDim, c.hiddenDim, c.headSize)
+        let slot = cache.count
+        precondition(slot < cache.capacity, "prefix-attention cache is full")
+        rope.angles(position: slot, cos: cos.pointer, sin: sin.pointer)
+        Ops.rmsNorm(xb.pointer, h, w.rmsAttention.pointer, n: D)
+        let k = cache.key(layer: 0, slot: slot), v = cache.value(layer: 0, slot: slot)
+        BLAS.matvec(w.wq.pointer, xb.pointer, q.pointer, out: D, in: D)
+        BLAS.matvec(w.wk.pointer, xb.pointer, k, out: KV, in: D)
+        BLAS.matvec(w.wv.pointer, xb.pointer, v, out: KV, in: D)
+        rope.rotate(q.pointer, heads: c.heads, cos: cos.pointer, sin: sin.pointer)
+        rope.rotate(k, heads: c.kvHeads, cos: cos.pointer, sin: sin.pointer)
+        let visible = slot + 1
+        let keys = cache.key(layer: 0, slot: 0), values = cache.value(layer: 0, slot: 0)
+        for head in 0..<c.heads {
+            let g = head / c.groupSize
+            BLAS.gemv(rows: visible, cols: hs, a: keys + g * hs, lda: KV, x: q.pointer + head * hs, y: att.pointer, alpha: 1 / Float(hs).squareRoot())
+            Ops.softmax(att.pointer, n: visible)
+            BLAS.gemv(rows: visible, cols: hs, a: values + g * hs, lda: KV, x: att.pointer, y: xb.pointer + head * hs, transposed: true)
+        }
+        BLAS.matvec(w.wo.pointer, xb.pointer, mid.pointer, out: D, in: D)
+        Ops.add(mid.pointer, h, n: D)
+        Ops.rmsNorm(xb.pointer, mid.pointer, w.rmsFFN.pointer, n: D)
+        BLAS.matvec(w.w1.pointer, xb.pointer, hb.pointer, out: H, in: D)
+        BLAS.matvec(w.w3.pointer, xb.pointer, hb2.pointer, out: H, in: D)
+        Ops.swiglu(hb.pointer, hb.pointer, hb2.pointer, n: H)
+        BLAS.matvec(w.w2.pointer, hb.pointer, output.pointer, out: D, in: H)
+        Ops.add(output.pointer, mid.pointer, n: D)
+        cache.advance()
+        return output.pointer
+    }
+}
