@@ -48,10 +48,13 @@ public struct DraftHeadsConfig: Codable, Equatable, Sendable {
     public var baseFingerprint: String
     /// How the heads were trained (recorded; it does not change how they run).
     public var recipe: TrainingRecipe
+    /// Shape of the Hydra++ prefix-attention layer (the base's, one layer), or nil without one.
+    public var prefix: ModelConfig?
 
     public init(kind: DraftHeadKind, heads: Int, blocks: Int, dim: Int, vocabularySize: Int, baseFingerprint: String,
-                recipe: TrainingRecipe = .plain) {
+                recipe: TrainingRecipe = .plain, prefix: ModelConfig? = nil) {
         self.recipe = recipe
+        self.prefix = prefix
         self.kind = kind
         self.heads = heads
         self.blocks = blocks
@@ -72,10 +75,13 @@ public struct DraftHeadsConfig: Codable, Equatable, Sendable {
 public final class DraftHeadSet: ParameterSet, @unchecked Sendable {
     public let config: DraftHeadsConfig
     public let heads: [HeadNetwork]
+    /// Hydra++'s prefix-attention layer: its output replaces `h` in every head's input.
+    public let prefix: PrefixAttentionLayer?
 
     /// Zero heads of the configured shape.
     public init(config: DraftHeadsConfig) {
         self.config = config
+        prefix = config.prefix.map { PrefixAttentionLayer(zeros: $0) }
         heads = (1...config.heads).map { k in
             HeadNetwork(inputWidth: config.inputWidth(head: k), dim: config.dim, vocabularySize: config.vocabularySize,
                         blocks: config.blocks, projection: config.kind.isSequential, outputBias: config.kind.isSequential)
@@ -83,11 +89,19 @@ public final class DraftHeadSet: ParameterSet, @unchecked Sendable {
     }
 
     /// Fresh heads for `base`: blocks zero, output projections copied from the base classifier (SPEC §2).
-    public convenience init(kind: DraftHeadKind, heads: Int, blocks: Int, base: TransformerWeights, recipe: TrainingRecipe = .plain) {
+    /// With `prefixAttention`, a randomly initialised prefix layer (seeded) shaped like one base block.
+    public convenience init(kind: DraftHeadKind, heads: Int, blocks: Int, base: TransformerWeights, recipe: TrainingRecipe = .plain,
+                            prefixAttention: Bool = false, seed: UInt64 = 1) {
         let c = base.config
+        var layer = c
+        layer.layers = 1
         self.init(config: DraftHeadsConfig(kind: kind, heads: heads, blocks: blocks, dim: c.dim, vocabularySize: c.vocabularySize,
-                                           baseFingerprint: Fingerprint.of(base), recipe: recipe))
+                                           baseFingerprint: Fingerprint.of(base), recipe: recipe, prefix: prefixAttention ? layer : nil))
         for head in self.heads { head.initialise(fromClassifier: base.classifier) }
+        if let prefix {
+            let random = PrefixAttentionLayer(random: layer, seed: seed)
+            for ((_, dst), (_, src)) in zip(prefix.namedTensors, random.namedTensors) { dst.pointer.update(from: src.pointer, count: src.count) }
+        }
     }
 
     /// Zero tensors of the same shape (gradients, optimiser moments).
@@ -95,10 +109,30 @@ public final class DraftHeadSet: ParameterSet, @unchecked Sendable {
 
     public var namedTensors: [(name: String, tensor: Tensor)] {
         heads.enumerated().flatMap { k, head in head.namedTensors.map { ("head\(k + 1).\($0.name)", $0.tensor) } }
+            + (prefix?.namedTensors.map { ("prefix.\($0.name)", $0.tensor) } ?? [])
     }
 
-    /// Matrices decay; biases do not.
-    public func decays(_ name: String) -> Bool { !name.hasSuffix("bias") }
+    /// Matrices decay; biases and gains do not.
+    public func decays(_ name: String) -> Bool { !name.hasSuffix("bias") && !name.hasPrefix("prefix.rms_") }
+
+    /// The states the heads read in place of `h`: `data` itself, or (with prefix attention) the prefix
+    /// layer's causal outputs over consecutive windows of `window` positions.
+    public func headStates(_ data: BaseHiddenStates, window: Int) -> BaseHiddenStates {
+        guard let prefix else { return data }
+        let D = config.dim, N = data.tokens.count
+        let out = Tensor(zeros: [N, D])
+        let windows = N / window
+        let pass = PrefixAttentionPass(config: prefix.config, windows: 1, length: window)
+        for w in 0..<windows {
+            pass.setWindow(0, from: data.hidden.pointer + w * window * D)
+            pass.forward(prefix)
+            (out.pointer + w * window * D).update(from: pass.output.pointer, count: window * D)
+        }
+        // The tail shorter than a window, fed one state at a time.
+        let state = PrefixAttentionState(layer: prefix, capacity: window)
+        for t in windows * window..<N { (out.pointer + t * D).update(from: state.feed(data.hidden.pointer + t * D), count: D) }
+        return BaseHiddenStates(tokens: data.tokens, hidden: out)
+    }
 
     /// Writes head `k`'s input for one position into `x` (`inputWidth(head: k)` floats):
     /// `h`, then (Hydra) the embeddings of `path[0..<k]` (root first).

@@ -61,11 +61,14 @@ public struct HeadTrainingSettings: Codable, Equatable, Sendable {
     public var gradientClip: Float
     public var seed: UInt64
     public var recipe: TrainingRecipe
+    /// Train a Hydra++ prefix-attention layer under the heads (batches are then whole windows of the base context).
+    public var prefixAttention: Bool
 
     public init(kind: DraftHeadKind, heads: Int = 4, blocks: Int = 1, batchSize: Int = 256, steps: Int = 1000,
                 learningRate: Float = 1e-3, minLearningRate: Float? = nil, warmupSteps: Int = 50, weightDecay: Float = 0,
-                gradientClip: Float = 1, seed: UInt64 = 1, recipe: TrainingRecipe = .plain) {
+                gradientClip: Float = 1, seed: UInt64 = 1, recipe: TrainingRecipe = .plain, prefixAttention: Bool = false) {
         self.recipe = recipe
+        self.prefixAttention = prefixAttention
         self.kind = kind
         self.heads = heads
         self.blocks = blocks
@@ -105,13 +108,27 @@ public final class HeadTrainer {
     let scratch: HeadScratch
     let teacherHidden: Tensor       // (B, D) h_{t+k}
     let teacherProbs: Tensor        // (B, V) the base's distribution for x_{t+k+1}
+    let prefixPass: PrefixAttentionPass?
+    let dInput: Tensor              // (B, (K+1)·D) a head's input gradient (prefix attention only)
+    let dStates: Tensor             // (B, D) gradient of the prefix layer's outputs
 
     public init(settings: HeadTrainingSettings, base: TransformerWeights, data: BaseHiddenStates, heads: DraftHeadSet? = nil) throws {
         guard data.tokens.count > settings.heads + 2 else {
             throw TrainingError("the training split (\(data.tokens.count) tokens) is too short for \(settings.heads) heads")
         }
         self.settings = settings
-        self.heads = heads ?? DraftHeadSet(kind: settings.kind, heads: settings.heads, blocks: settings.blocks, base: base, recipe: settings.recipe)
+        self.heads = heads ?? DraftHeadSet(kind: settings.kind, heads: settings.heads, blocks: settings.blocks, base: base, recipe: settings.recipe,
+                                           prefixAttention: settings.prefixAttention, seed: settings.seed)
+        let window = base.config.maxSequenceLength
+        if settings.prefixAttention {
+            guard settings.batchSize % window == 0 else {
+                throw TrainingError("with prefix attention the batch must be whole windows of the base context: a multiple of \(window), got \(settings.batchSize)")
+            }
+            guard data.tokens.count > window + settings.heads + 2 else {
+                throw TrainingError("the training split (\(data.tokens.count) tokens) is shorter than one prefix-attention window (\(window))")
+            }
+        }
+        prefixPass = self.heads.prefix.map { PrefixAttentionPass(config: $0.config, windows: settings.batchSize / window, length: window) }
         grads = self.heads.zerosLike()
         optimizer = AdamW(parameters: self.heads, weightDecay: settings.weightDecay)
         embedding = base.tokenEmbedding
@@ -124,20 +141,24 @@ public final class HeadTrainer {
         scratch = HeadScratch(dim: base.config.dim, rows: B)
         teacherHidden = Tensor(zeros: [B, base.config.dim])
         teacherProbs = Tensor(zeros: [B, base.config.vocabularySize])
+        dInput = Tensor(zeros: [B, self.heads.heads.map(\.inputWidth).max()!])
+        dStates = Tensor(zeros: [B, base.config.dim])
     }
 
     /// Positions `t` usable for every head: `t + K + 1 < N`.
     var positions: Int { data.tokens.count - settings.heads - 1 }
 
     /// Fills head k's input rows and targets `x_{t+k+1+shift}` for positions `ts` (teacher forcing).
+    /// `states`, when given, holds row r's state (the prefix layer's output) in place of `h_t`.
     static func batch(head k: Int, positions ts: [Int], data: BaseHiddenStates, heads: DraftHeadSet, embedding: Tensor,
-                      into x: Tensor, targetShift: Int = 0) -> [Int32] {
+                      into x: Tensor, targetShift: Int = 0, states: UnsafePointer<Float>? = nil) -> [Int32] {
         let width = heads.heads[k - 1].inputWidth, D = heads.config.dim
         var targets: [Int32] = []
         targets.reserveCapacity(ts.count)
         for (r, t) in ts.enumerated() {
             let path = (1...k).map { Int(data.tokens[t + $0]) }      // x_{t+1} (root) ... x_{t+k}
-            heads.assembleInput(head: k, hidden: data.hidden.pointer + t * D, path: path, embedding: embedding, into: x.pointer + r * width)
+            let h = states.map { $0 + r * D } ?? UnsafePointer(data.hidden.pointer + t * D)
+            heads.assembleInput(head: k, hidden: h, path: path, embedding: embedding, into: x.pointer + r * width)
             targets.append(data.tokens[t + k + 1 + targetShift])
         }
         return targets
@@ -146,15 +167,31 @@ public final class HeadTrainer {
     /// One optimisation step on a random batch of positions; returns the summed loss over heads.
     @discardableResult
     public func trainStep() -> StepReport {
-        let ts = (0..<settings.batchSize).map { _ in Int(random.next() % UInt64(positions)) }
         let recipe = settings.recipe
-        let D = heads.config.dim, V = heads.config.vocabularySize, B = ts.count
+        let D = heads.config.dim, V = heads.config.vocabularySize
+        var ts: [Int]
+        var states: UnsafePointer<Float>? = nil
+        if let pass = prefixPass, let prefix = heads.prefix {
+            // Whole windows of consecutive positions: the prefix layer runs causally over each.
+            ts = []
+            for w in 0..<pass.B {
+                let start = Int(random.next() % UInt64(positions - pass.T))
+                ts += start..<start + pass.T
+                pass.setWindow(w, from: data.hidden.pointer + start * D)
+            }
+            pass.forward(prefix)
+            states = UnsafePointer(pass.output.pointer)
+            dStates.zero()
+        } else {
+            ts = (0..<settings.batchSize).map { _ in Int(random.next() % UInt64(positions)) }
+        }
+        let B = ts.count
         for (_, g) in grads.namedTensors { g.zero() }
         var total: Float = 0
         for (i, head) in heads.heads.enumerated() {
             let k = i + 1
             let x = inputs[i]
-            let targets = Self.batch(head: k, positions: ts, data: data, heads: heads, embedding: embedding, into: x)
+            let targets = Self.batch(head: k, positions: ts, data: data, heads: heads, embedding: embedding, into: x, states: states)
             if recipe.noise > 0 && heads.config.kind.isSequential {
                 // Input noise on the token embeddings only: U(-1,1) · alpha / sqrt(k·D).
                 let scale = recipe.noise / Float(k * D).squareRoot()
@@ -177,7 +214,15 @@ public final class HeadTrainer {
                 total += Float(LayerPasses.crossEntropyForward(logits, targets: targets, vocabularySize: V) / Double(B))
                 LayerPasses.crossEntropyBackward(logits, targets: targets, vocabularySize: V)
             }
-            head.backward(x.pointer, rows: B, acts: activations[i], dlogits: logits, grads: grads.heads[i], dx: nil, scratch: scratch)
+            head.backward(x.pointer, rows: B, acts: activations[i], dlogits: logits, grads: grads.heads[i],
+                          dx: states == nil ? nil : dInput.pointer, scratch: scratch)
+            if states != nil {
+                // The state is the first D columns of the head's input.
+                for r in 0..<B { Ops.add(dStates.pointer + r * D, dInput.pointer + r * head.inputWidth, n: D) }
+            }
+        }
+        if let pass = prefixPass, let prefix = heads.prefix, let gPrefix = grads.prefix {
+            pass.backward(prefix, dOutput: dStates.pointer, grads: gPrefix)
         }
         let norm = GradientClipping.clip(grads, maxNorm: settings.gradientClip)
         let lr = settings.schedule.rate(at: step)
@@ -187,7 +232,8 @@ public final class HeadTrainer {
     }
 
     /// Mean cross-entropy of each head on `data` (teacher forcing, every usable position or the first `limit`).
-    public func validationLoss(_ data: BaseHiddenStates, limit: Int? = nil) -> [Float] {
+    public func validationLoss(_ base: BaseHiddenStates, limit: Int? = nil) -> [Float] {
+        let data = heads.headStates(base, window: prefixPass?.T ?? 1)
         let count = min(data.tokens.count - settings.heads - 1, limit ?? Int.max)
         let chunk = settings.batchSize
         var totals = [Double](repeating: 0, count: heads.heads.count)
@@ -267,8 +313,9 @@ public struct HeadAccuracy: Codable, Equatable, Sendable {
     /// Evaluates `heads` on `data` (every position with all K targets available, or the first `limit`).
     /// `targetShift` scores head k against `x_{t+k+1+shift}` instead: a diagnostic for alignment
     /// (a correctly trained head scores high only at shift 0).
-    public static func measure(_ heads: DraftHeadSet, data: BaseHiddenStates, embedding: Tensor, top: Int = 10, limit: Int? = nil,
+    public static func measure(_ heads: DraftHeadSet, data base: BaseHiddenStates, embedding: Tensor, top: Int = 10, limit: Int? = nil,
                                targetShift: Int = 0) -> HeadAccuracy {
+        let data = heads.headStates(base, window: heads.config.prefix?.maxSequenceLength ?? 1)
         let K = heads.config.heads
         precondition(targetShift >= -1, "a target before the head's own input makes no sense")
         let count = min(data.tokens.count - K - 1 - max(targetShift, 0), limit ?? Int.max)

@@ -17,11 +17,14 @@ struct TrainHeadsCommand: ParsableCommand {
     )
 
     @OptionGroup var baseOptions: BaseModelOptions
-    @Option(name: .long, help: "medusa or hydra.") var kind: DraftHeadKind
+    @Option(name: .long, help: "medusa, hydra, or hydra++ (= hydra with --teacher --prefix-attention --layers 4 --dropout 0.2).")
+    var kind: DraftHeadKind
     @Option(name: .long, help: "Number of heads K.") var heads = 4
-    @Option(name: .long, help: "Residual blocks per head.") var layers = 1
-    @Flag(name: .long, help: "Distil the base model's distribution instead of the ground-truth token (Hydra++).") var teacher = false
-    @Option(name: .long, help: "Dropout on each block's SiLU branch during training (Hydra++: 0.2).") var dropout: Float = 0
+    @Option(name: .long, help: "Residual blocks per head (default 1; hydra++: 4).") var layers: Int?
+    @Flag(name: .long, help: "Distil the base model's distribution instead of the ground-truth token (Hydra++ ingredient).") var teacher = false
+    @Flag(name: .customLong("prefix-attention"), help: "Add the prefix-attention layer under the heads (Hydra++ ingredient).")
+    var prefixAttention = false
+    @Option(name: .long, help: "Dropout on each block's SiLU branch during training (default 0; hydra++: 0.2).") var dropout: Float?
     @Option(name: .long, help: "Input noise alpha on the token embeddings during training (0: none).") var noise: Float = 0
     @Option(name: .long, help: "Optimisation steps.") var steps = 1500
     @Option(name: .long, help: "Positions per batch.") var batch = 256
@@ -46,13 +49,17 @@ struct TrainHeadsCommand: ParsableCommand {
         var validationTop5: [Double]
     }
 
+    /// The recipe after applying hydra++'s defaults.
+    var blocks: Int { layers ?? (kind == .hydraPlusPlus ? 4 : 1) }
+    var recipe: TrainingRecipe {
+        TrainingRecipe(teacher: teacher || kind == .hydraPlusPlus, dropout: dropout ?? (kind == .hydraPlusPlus ? 0.2 : 0), noise: noise)
+    }
+    var usesPrefixAttention: Bool { prefixAttention || kind == .hydraPlusPlus }
+
     func validate() throws {
-        if kind == .hydraPlusPlus {
-            throw CLIError("--kind hydra++ needs the prefix-attention layer, which HydraSim does not have yet; its other ingredients work with --kind hydra: --teacher, --layers 4 --dropout 0.2, --noise")
-        }
-        if !(dropout >= 0 && dropout < 1) { throw CLIError("--dropout must be in [0, 1), got \(dropout)") }
+        if let dropout, !(dropout >= 0 && dropout < 1) { throw CLIError("--dropout must be in [0, 1), got \(dropout)") }
         if !(noise >= 0) { throw CLIError("--noise must be at least 0, got \(noise)") }
-        for (name, value) in [("--heads", heads), ("--layers", layers), ("--steps", steps), ("--batch", batch), ("--eval-interval", evalInterval)]
+        for (name, value) in [("--heads", heads), ("--layers", blocks), ("--steps", steps), ("--batch", batch), ("--eval-interval", evalInterval)]
         where value < 1 { throw CLIError("\(name) must be at least 1, got \(value)") }
     }
 
@@ -65,15 +72,19 @@ struct TrainHeadsCommand: ParsableCommand {
         }
         if resume && !fm.fileExists(atPath: statePath) { throw CLIError("\(statePath): no head-training run to resume") }
         let (weights, _, data) = try baseOptions.load()
+        let window = weights.config.maxSequenceLength
+        if usesPrefixAttention && batch % window != 0 {
+            throw CLIError("with prefix attention the batch must be whole windows of the base context: a multiple of \(window), got --batch \(batch)")
+        }
         let model = Transformer(weights: weights)
-        let settings = HeadTrainingSettings(kind: kind, heads: heads, blocks: layers, batchSize: batch, steps: steps,
+        let settings = HeadTrainingSettings(kind: kind, heads: heads, blocks: blocks, batchSize: batch, steps: steps,
                                             learningRate: learningRate, warmupSteps: warmup, seed: seed,
-                                            recipe: TrainingRecipe(teacher: teacher, dropout: dropout, noise: noise))
+                                            recipe: recipe, prefixAttention: usesPrefixAttention)
         let train = hiddenStates(model, tokens: data.train, label: "base hidden states (train)")
         let validation = hiddenStates(model, tokens: data.validation, label: "base hidden states (validation)")
         let trainer = resume ? try HeadTrainer.resume(from: statePath, settings: settings, base: weights, data: train)
                              : try HeadTrainer(settings: settings, base: weights, data: train)
-        printError("\(kind.rawValue): \(heads) heads × \(layers) blocks, \(trainer.heads.namedTensors.reduce(0) { $0 + $1.tensor.count }) parameters")
+        printError("\(kind.rawValue): \(heads) heads × \(blocks) blocks\(usesPrefixAttention ? " + prefix attention" : ""), \(trainer.heads.namedTensors.reduce(0) { $0 + $1.tensor.count }) parameters")
         var bar = ProgressBar(total: steps, label: "step")
         let start = ContinuousClock.now
         while trainer.step < steps {
@@ -90,7 +101,7 @@ struct TrainHeadsCommand: ParsableCommand {
         try DraftHeadsFile.write(trainer.heads, to: out)
         try? fm.removeItem(atPath: statePath)
         let accuracy = HeadAccuracy.measure(trainer.heads, data: validation, embedding: weights.tokenEmbedding, top: 5)
-        try printJSON(Summary(out: out, kind: kind.rawValue, heads: heads, blocks: layers,
+        try printJSON(Summary(out: out, kind: kind.rawValue, heads: heads, blocks: blocks,
                               parameters: trainer.heads.namedTensors.reduce(0) { $0 + $1.tensor.count }, steps: trainer.step,
                               seconds: seconds, validationLoss: trainer.validationLoss(validation),
                               validationTop1: accuracy.topK.map { $0[0] }, validationTop5: accuracy.topK.map { $0[4] }))

@@ -139,6 +139,14 @@ struct CommandLineTests {
         let topK = try #require(report["top_k"] as? [[Double]])
         #expect(topK.count == 3 && topK.allSatisfy { $0.count == 5 && $0 == $0.sorted() })
 
+        // Hydra++ (prefix attention, teacher, deeper heads, dropout): batches are whole windows of the base context.
+        let plus = folder.appendingPathComponent("p.heads").path
+        let hydraPlus = try Self.run(["train", "heads", "--kind", "hydra++", "--base", base, "--corpus", corpus, "--heads", "2",
+                                      "--steps", "6", "--batch", "32", "--eval-interval", "3", "--out", plus])
+        #expect(hydraPlus.status == 0, "\(hydraPlus.stderr)")
+        try expectError(["train", "heads", "--kind", "hydra++", "--base", base, "--corpus", corpus, "--batch", "40", "--out", plus + "2"],
+                        "a multiple of 32")
+
         // Another base of the same shape: the heads are refused with the reason.
         let other = folder.appendingPathComponent("other").path
         #expect(try Self.run(["train", "base", "--out", other, "--steps", "10", "--seed", "5"] + small).status == 0)

@@ -19,11 +19,14 @@ struct DraftHeadSetTests {
     static let cycle: [Int32] = [5, 9, 13, 17, 21, 25, 29]
     static let periodic: [Int32] = (0..<1400).map { cycle[$0 % cycle.count] }
 
-    @Test("alignment: trained head k predicts the token k+1 places ahead, and not the one k places ahead", arguments: [DraftHeadKind.medusa, .hydra])
-    func alignment(kind: DraftHeadKind) throws {
+    @Test("alignment: trained head k predicts the token k+1 places ahead, and not the one k places ahead",
+          arguments: [(DraftHeadKind.medusa, false), (.hydra, false), (.hydra, true)])
+    func alignment(kind: DraftHeadKind, prefixAttention: Bool) throws {
         let model = Transformer(weights: Self.base)
         let data = BaseHiddenStates(model: model, tokens: Self.periodic)
-        let settings = HeadTrainingSettings(kind: kind, heads: 3, blocks: 1, batchSize: 64, steps: 150, learningRate: 1e-2, warmupSteps: 10)
+        let settings = HeadTrainingSettings(kind: kind, heads: 3, blocks: prefixAttention ? 2 : 1, batchSize: 64, steps: 150, learningRate: 1e-2,
+                                            warmupSteps: 10, recipe: TrainingRecipe(dropout: prefixAttention ? 0.1 : 0),
+                                            prefixAttention: prefixAttention)
         let trainer = try HeadTrainer(settings: settings, base: Self.base, data: data)
         while trainer.step < settings.steps { trainer.trainStep() }
         let accuracy = HeadAccuracy.measure(trainer.heads, data: data, embedding: Self.base.tokenEmbedding, top: 1)
