@@ -313,19 +313,25 @@ public struct HeadAccuracy: Codable, Equatable, Sendable {
     /// Evaluates `heads` on `data` (every position with all K targets available, or the first `limit`).
     /// `targetShift` scores head k against `x_{t+k+1+shift}` instead: a diagnostic for alignment
     /// (a correctly trained head scores high only at shift 0).
+    /// With `segment`, `data` is a concatenation of independent sequences of that length (each run
+    /// through the base on its own): only positions whose targets lie in the same sequence count.
     public static func measure(_ heads: DraftHeadSet, data base: BaseHiddenStates, embedding: Tensor, top: Int = 10, limit: Int? = nil,
-                               targetShift: Int = 0) -> HeadAccuracy {
-        let data = heads.headStates(base, window: heads.config.prefix?.maxSequenceLength ?? 1)
+                               targetShift: Int = 0, segment: Int? = nil) -> HeadAccuracy {
         let K = heads.config.heads
+        let data = heads.headStates(base, window: segment ?? heads.config.prefix?.maxSequenceLength ?? 1)
         precondition(targetShift >= -1, "a target before the head's own input makes no sense")
-        let count = min(data.tokens.count - K - 1 - max(targetShift, 0), limit ?? Int.max)
+        let reach = K + 1 + max(targetShift, 0)
+        var usable = Array(0..<max(data.tokens.count - reach, 0))
+        if let segment { usable = usable.filter { $0 % segment + reach < segment } }
+        if let limit { usable = Array(usable.prefix(limit)) }
+        let count = usable.count
         let chunk = 512
         var hits = [[Int]](repeating: [Int](repeating: 0, count: top), count: K)
         for (i, head) in heads.heads.enumerated() {
             let x = Tensor(zeros: [chunk, head.inputWidth])
             let acts = HeadActivations(head: head, rows: chunk)
             for start in stride(from: 0, to: count, by: chunk) {
-                let ts = Array(start..<min(start + chunk, count))
+                let ts = Array(usable[start..<min(start + chunk, count)])
                 let targets = HeadTrainer.batch(head: i + 1, positions: ts, data: data, heads: heads, embedding: embedding, into: x,
                                                 targetShift: targetShift)
                 head.forward(x.pointer, rows: ts.count, into: acts)

@@ -2,6 +2,7 @@ import ArgumentParser
 import DraftHeads
 import Foundation
 import LanguageModel
+import Numerics
 
 /// `hydrasim heads`: inspect draft heads.
 struct HeadsCommand: ParsableCommand {
@@ -20,7 +21,9 @@ struct HeadsCommand: ParsableCommand {
 
         @OptionGroup var baseOptions: BaseModelOptions
         @Option(name: .long, help: "Heads file.") var heads: String
-        @Option(name: .long, help: "val or train.") var split = "val"
+        @Option(name: .long, help: "val, train, or greedy (the base model's own greedy continuations of validation prompts: what decoding sees).")
+        var split = "val"
+        @Option(name: .long, help: "With --split greedy: number of prompts (32 validation tokens each, continued greedily for 96).") var prompts = 48
         @Option(name: .long, help: "Largest k of top-k.") var top = 10
         @Option(name: .long, help: "Evaluate only the first N positions.") var limit: Int?
         @Option(name: .long, help: "json, csv or text.") var format = "text"
@@ -35,7 +38,8 @@ struct HeadsCommand: ParsableCommand {
         }
 
         func validate() throws {
-            if !["val", "train"].contains(split) { throw CLIError("--split must be val or train, got \(split)") }
+            if !["val", "train", "greedy"].contains(split) { throw CLIError("--split must be val, train or greedy, got \(split)") }
+            if prompts < 1 { throw CLIError("--prompts must be at least 1") }
             if !["json", "csv", "text"].contains(format) { throw CLIError("--format must be json, csv or text, got \(format)") }
             if top < 1 { throw CLIError("--top must be at least 1") }
         }
@@ -44,9 +48,20 @@ struct HeadsCommand: ParsableCommand {
             threads.apply()
             let (weights, _, data) = try baseOptions.load()
             let set = try DraftHeadsFile.read(heads, base: weights)
-            let tokens = split == "val" ? data.validation : data.train
-            let states = hiddenStates(Transformer(weights: weights), tokens: tokens, label: "base hidden states")
-            let accuracy = HeadAccuracy.measure(set, data: states, embedding: weights.tokenEmbedding, top: top, limit: limit)
+            let model = Transformer(weights: weights)
+            let accuracy: HeadAccuracy
+            if split == "greedy" {
+                // Sequences of 128 tokens (or the context, if shorter): a quarter prompt, the rest greedy continuation.
+                let segment = min(128, weights.config.maxSequenceLength)
+                guard data.validation.count > segment else { throw CLIError("the validation split is too short for --split greedy") }
+                let tokens = try Self.greedyContinuations(model, validation: data.validation, prompts: prompts, promptLength: segment / 4,
+                                                          continuation: segment - segment / 4)
+                let states = BaseHiddenStates(model: model, tokens: tokens, window: segment)
+                accuracy = HeadAccuracy.measure(set, data: states, embedding: weights.tokenEmbedding, top: top, limit: limit, segment: segment)
+            } else {
+                let states = hiddenStates(model, tokens: split == "val" ? data.validation : data.train, label: "base hidden states")
+                accuracy = HeadAccuracy.measure(set, data: states, embedding: weights.tokenEmbedding, top: top, limit: limit)
+            }
             switch format {
             case "json":
                 try printJSON(Report(heads: heads, kind: set.config.kind.rawValue, split: split, positions: accuracy.positions, topK: accuracy.topK))
@@ -60,6 +75,28 @@ struct HeadsCommand: ParsableCommand {
                     print(String(format: "%4d ", k + 1) + row.map { String(format: "%5.1f%%", 100 * $0) }.joined(separator: " "))
                 }
             }
+        }
+
+        /// `prompts` sequences of `promptLength` validation tokens, each followed by the base model's own greedy
+        /// continuation (`continuation` tokens, BOS never chosen), concatenated.
+        static func greedyContinuations(_ model: Transformer, validation: [Int32], prompts: Int, promptLength: Int, continuation: Int) throws -> [Int32] {
+            struct GreedyWithoutBOS: TokenSampler {
+                mutating func sample(_ logits: UnsafeMutablePointer<Float>, count: Int) -> Int {
+                    logits[1] = -.infinity
+                    return Ops.argmax(logits, n: count)
+                }
+            }
+            let stride = max(1, (validation.count - promptLength) / prompts)
+            var out: [Int32] = []
+            var bar = ProgressBar(total: prompts, label: "greedy continuations")
+            for p in 0..<prompts {
+                let prompt = validation[p * stride..<p * stride + promptLength].map(Int.init)
+                var sampler = GreedyWithoutBOS()
+                let result = try AutoregressiveGenerator(model: model).generate(prompt: prompt, maxTokens: continuation, sampler: &sampler)
+                out += (prompt + result.tokens).map(Int32.init)
+                bar.update(p + 1)
+            }
+            return out
         }
     }
 }

@@ -139,6 +139,13 @@ struct CommandLineTests {
         let topK = try #require(report["top_k"] as? [[Double]])
         #expect(topK.count == 3 && topK.allSatisfy { $0.count == 5 && $0 == $0.sorted() })
 
+        let greedy = try Self.run(["heads", "accuracy", "--heads", headsFile, "--base", base, "--corpus", corpus, "--split", "greedy",
+                                   "--prompts", "3", "--top", "2", "--format", "json"])
+        #expect(greedy.status == 0, "\(greedy.stderr)")
+        let greedyReport = try #require(try JSONSerialization.jsonObject(with: Data(greedy.stdout.utf8)) as? [String: Any])
+        // 3 sequences of 32 tokens; positions whose 3 heads' targets stay inside their sequence: 32 - 4 each.
+        #expect(greedyReport["positions"] as? Int == 3 * (32 - 4))
+
         // Hydra++ (prefix attention, teacher, deeper heads, dropout): batches are whole windows of the base context.
         let plus = folder.appendingPathComponent("p.heads").path
         let hydraPlus = try Self.run(["train", "heads", "--kind", "hydra++", "--base", base, "--corpus", corpus, "--heads", "2",
