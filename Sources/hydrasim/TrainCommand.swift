@@ -52,7 +52,9 @@ struct TrainBaseCommand: ParsableCommand {
         var parameters: Int
         var steps: Int
         var tokensSeen: Int
+        /// Wall-clock seconds of this invocation's training loop (steps, evaluations, saves).
         var seconds: Double
+        /// Training tokens per second of optimisation-step time alone (no evaluation or saving).
         var tokensPerSecond: Double
         var achievedGflops: Double
         var sgemmGflops: Double
@@ -129,15 +131,17 @@ struct TrainBaseCommand: ParsableCommand {
         let start = ContinuousClock.now
         let firstStep = trainer.step
         var lastLoss: Float = .nan
+        var stepSeconds = 0.0
         func save() throws {
             try Checkpoint.write(trainer.weights, to: "\(out)/model.bin")
             try trainer.saveState(to: statePath)
         }
         while trainer.step < steps {
+            let stepStart = ContinuousClock.now
             let report = trainer.trainStep()
+            stepSeconds += (ContinuousClock.now - stepStart).seconds
             lastLoss = report.loss
-            let elapsed = (ContinuousClock.now - start).seconds
-            let rate = Double((trainer.step - firstStep) * tokensPerStep) / elapsed
+            let rate = Double((trainer.step - firstStep) * tokensPerStep) / stepSeconds
             bar.update(trainer.step, status: String(format: "loss %.3f lr %.1e %.0f tok/s", report.loss, report.learningRate, rate))
             if trainer.step % evalInterval == 0 || trainer.step == steps {
                 let validation = trainer.evaluate(batches: evalBatches)
@@ -154,8 +158,8 @@ struct TrainBaseCommand: ParsableCommand {
         let flops = Double(Self.flopsPerToken(model) * tokensPerStep * stepsDone)
         try printJSON(Summary(
             out: out, config: model, parameters: model.parameterCount, steps: trainer.step, tokensSeen: trainer.step * tokensPerStep,
-            seconds: seconds, tokensPerSecond: Double(stepsDone * tokensPerStep) / max(seconds, 1e-9),
-            achievedGflops: flops / max(seconds, 1e-9) / 1e9, sgemmGflops: Self.measureSGEMM(),
+            seconds: seconds, tokensPerSecond: Double(stepsDone * tokensPerStep) / max(stepSeconds, 1e-9),
+            achievedGflops: flops / max(stepSeconds, 1e-9) / 1e9, sgemmGflops: Self.measureSGEMM(),
             finalTrainLoss: lastLoss, validationLossPerToken: validation, validationLossPerCharacter: Double(validation) / cpt,
             validationCharactersPerToken: cpt, bigramValidationLossPerToken: bigram.loss,
             bigramValidationLossPerCharacter: bigram.loss / cpt, history: trainer.history))

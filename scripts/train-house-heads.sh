@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Trains the shipped draft heads for the house model (Fixtures/models/house/*.heads) and their
+# accuracy tables. Usage: bash scripts/train-house-heads.sh [steps]   (about 30 minutes on 2 cores)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+steps=${1:-1500}
+bin=.build/release/hydrasim
+house=Fixtures/models/house
+log=Output/heads-training
+mkdir -p "$log"
+train() {  # name, then options
+  local name=$1; shift
+  echo "==> $name: hydrasim train heads $* --heads 4 --steps $steps --out $house/$name.heads" >&2
+  /usr/bin/time -f "%e s" -o "$log/$name.time" "$bin" train heads "$@" --heads 4 --steps "$steps" --out "$house/$name.heads" \
+    > "$log/$name.json" 2> "$log/$name.log"
+}
+train medusa --kind medusa
+train hydra --kind hydra
+train hydra++ --kind hydra++
+train hydra-teacher --kind hydra --teacher
+train hydra-prefix --kind hydra --prefix-attention
+train hydra-deep --kind hydra --layers 4 --dropout 0.2
+for name in medusa hydra hydra++ hydra-teacher hydra-prefix hydra-deep; do
+  "$bin" heads accuracy --heads "$house/$name.heads" --split val --top 10 --format json > "$log/$name.val.json" 2>/dev/null
+  "$bin" heads accuracy --heads "$house/$name.heads" --split greedy --top 10 --format json > "$log/$name.greedy.json" 2>/dev/null
+done
+echo "done: $log" >&2
