@@ -54,19 +54,15 @@ public struct HeadTrainingSettings: Codable, Equatable, Sendable {
     public var blocks: Int
     public var batchSize: Int
     public var steps: Int
-    public var learningRate: Float
-    public var minLearningRate: Float
-    public var warmupSteps: Int
-    public var weightDecay: Float
-    public var gradientClip: Float
+    public var optimizer: OptimizerSettings
     public var seed: UInt64
     public var recipe: TrainingRecipe
     /// Train a Hydra++ prefix-attention layer under the heads (batches are then whole windows of the base context).
     public var prefixAttention: Bool
 
     public init(kind: DraftHeadKind, heads: Int = 4, blocks: Int = 1, batchSize: Int = 256, steps: Int = 1000,
-                learningRate: Float = 1e-3, minLearningRate: Float? = nil, warmupSteps: Int = 50, weightDecay: Float = 0,
-                gradientClip: Float = 1, seed: UInt64 = 1, recipe: TrainingRecipe = .plain, prefixAttention: Bool = false) {
+                optimizer: OptimizerSettings = OptimizerSettings(), seed: UInt64 = 1, recipe: TrainingRecipe = .plain,
+                prefixAttention: Bool = false) {
         self.recipe = recipe
         self.prefixAttention = prefixAttention
         self.kind = kind
@@ -74,16 +70,8 @@ public struct HeadTrainingSettings: Codable, Equatable, Sendable {
         self.blocks = blocks
         self.batchSize = batchSize
         self.steps = steps
-        self.learningRate = learningRate
-        self.minLearningRate = minLearningRate ?? learningRate / 10
-        self.warmupSteps = warmupSteps
-        self.weightDecay = weightDecay
-        self.gradientClip = gradientClip
+        self.optimizer = optimizer
         self.seed = seed
-    }
-
-    public var schedule: LearningRateSchedule {
-        LearningRateSchedule(maxRate: learningRate, minRate: minLearningRate, warmupSteps: warmupSteps, totalSteps: steps)
     }
 }
 
@@ -130,7 +118,7 @@ public final class HeadTrainer {
         }
         prefixPass = self.heads.prefix.map { PrefixAttentionPass(config: $0.config, windows: settings.batchSize / window, length: window) }
         grads = self.heads.zerosLike()
-        optimizer = AdamW(parameters: self.heads, weightDecay: settings.weightDecay)
+        optimizer = AdamW(parameters: self.heads, weightDecay: settings.optimizer.weightDecay)
         embedding = base.tokenEmbedding
         classifier = base.classifier
         self.data = data
@@ -224,9 +212,7 @@ public final class HeadTrainer {
         if let pass = prefixPass, let prefix = heads.prefix, let gPrefix = grads.prefix {
             pass.backward(prefix, dOutput: dStates.pointer, grads: gPrefix)
         }
-        let norm = GradientClipping.clip(grads, maxNorm: settings.gradientClip)
-        let lr = settings.schedule.rate(at: step)
-        optimizer.update(heads, grads: grads, lr: lr)
+        let (lr, norm) = optimizer.step(heads, grads: grads, settings: settings.optimizer, step: step, of: settings.steps)
         step += 1
         return StepReport(step: step, loss: total, learningRate: lr, gradientNorm: norm)
     }

@@ -108,3 +108,25 @@ struct CLIError: Error, CustomStringConvertible, LocalizedError {
     init(_ description: String) { self.description = description }
     var errorDescription: String? { description }
 }
+
+/// AdamW, schedule and clipping options shared by the training commands; each command supplies its defaults.
+struct OptimizerOptions: ParsableArguments {
+    @Option(name: .customLong("lr"), help: "Peak learning rate (default 1e-3).") var learningRate: Float?
+    @Option(name: .long, help: "Warm-up steps (default: base 100, heads 50).") var warmup: Int?
+    @Option(name: .customLong("weight-decay"), help: "AdamW weight decay on matrices (default: base 0.1, heads 0).") var weightDecay: Float?
+    @Option(name: .long, help: "Gradient clipping, global norm (default 1).") var clip: Float?
+
+    func validate() throws {
+        if let learningRate, !(learningRate > 0) { throw CLIError("--lr must be positive, got \(learningRate)") }
+        if let warmup, warmup < 0 { throw CLIError("--warmup must be at least 0, got \(warmup)") }
+        if let weightDecay, !(weightDecay >= 0) { throw CLIError("--weight-decay must be at least 0, got \(weightDecay)") }
+        if let clip, !(clip > 0) { throw CLIError("--clip must be positive, got \(clip)") }
+    }
+
+    /// The settings: given options over the command's `defaults`.
+    func settings(defaults: OptimizerSettings) -> OptimizerSettings {
+        let rate = learningRate ?? defaults.learningRate
+        return OptimizerSettings(learningRate: rate, minLearningRate: rate / 10, warmupSteps: warmup ?? defaults.warmupSteps,
+                                 weightDecay: weightDecay ?? defaults.weightDecay, gradientClip: clip ?? defaults.gradientClip)
+    }
+}

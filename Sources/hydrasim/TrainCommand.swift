@@ -35,10 +35,7 @@ struct TrainBaseCommand: ParsableCommand {
     @Option(name: .long, help: "Context length (training sequence length).") var context = 256
     @Option(name: .long, help: "Optimisation steps.") var steps = 3000
     @Option(name: .long, help: "Sequences per batch.") var batch = 16
-    @Option(name: .customLong("lr"), help: "Peak learning rate.") var learningRate: Float = 1e-3
-    @Option(name: .long, help: "Warm-up steps.") var warmup = 100
-    @Option(name: .customLong("weight-decay"), help: "AdamW weight decay (matrices only).") var weightDecay: Float = 0.1
-    @Option(name: .long, help: "Gradient clipping (global norm).") var clip: Float = 1
+    @OptionGroup var optimizer: OptimizerOptions
     @Option(name: .customLong("eval-interval"), help: "Evaluate and save every N steps.") var evalInterval = 100
     @Option(name: .customLong("eval-batches"), help: "Validation batches per periodic evaluation.") var evalBatches = 8
     @Option(name: .long, help: "Random seed (initialisation and batches).") var seed: UInt64 = 1337
@@ -75,8 +72,6 @@ struct TrainBaseCommand: ParsableCommand {
         if vocabSize < BPETokenizer.minimumVocabularySize {
             throw CLIError("--vocab-size \(vocabSize) is smaller than \(BPETokenizer.minimumVocabularySize) (3 special tokens + 256 bytes)")
         }
-        if warmup < 0 { throw CLIError("--warmup must be at least 0") }
-        if !(learningRate > 0) { throw CLIError("--lr must be positive") }
     }
 
     func run() throws {
@@ -116,8 +111,8 @@ struct TrainBaseCommand: ParsableCommand {
         let model = ModelConfig(dim: dim, hiddenDim: hidden, layers: layers, heads: heads, kvHeads: kvHeads ?? heads,
                                 vocabularySize: tok.vocabularySize, maxSequenceLength: context, sharedClassifier: true)
         if let problem = model.problem { throw CLIError(problem) }
-        let settings = BaseTrainingSettings(model: model, batchSize: batch, steps: steps, learningRate: learningRate,
-                                            warmupSteps: warmup, weightDecay: weightDecay, gradientClip: clip,
+        let settings = BaseTrainingSettings(model: model, batchSize: batch, steps: steps,
+                                            optimizer: optimizer.settings(defaults: OptimizerSettings(warmupSteps: 100, weightDecay: 0.1)),
                                             evalInterval: evalInterval, evalBatches: evalBatches, seed: seed)
         let data = TrainingData(text: text, tokenizer: tok)
         let trainer = resume ? try BaseTrainer.resume(from: statePath, settings: settings, data: data)

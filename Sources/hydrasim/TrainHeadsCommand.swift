@@ -28,8 +28,7 @@ struct TrainHeadsCommand: ParsableCommand {
     @Option(name: .long, help: "Input noise alpha on the token embeddings during training (0: none).") var noise: Float = 0
     @Option(name: .long, help: "Optimisation steps.") var steps = 1500
     @Option(name: .long, help: "Positions per batch.") var batch = 256
-    @Option(name: .customLong("lr"), help: "Peak learning rate.") var learningRate: Float = 1e-3
-    @Option(name: .long, help: "Warm-up steps.") var warmup = 50
+    @OptionGroup var optimizer: OptimizerOptions
     @Option(name: .customLong("eval-interval"), help: "Report validation loss and save every N steps.") var evalInterval = 250
     @Option(name: .long, help: "Random seed (batches).") var seed: UInt64 = 1
     @Option(name: .long, help: "Output heads file.") var out: String
@@ -78,7 +77,7 @@ struct TrainHeadsCommand: ParsableCommand {
         }
         let model = Transformer(weights: weights)
         let settings = HeadTrainingSettings(kind: kind, heads: heads, blocks: blocks, batchSize: batch, steps: steps,
-                                            learningRate: learningRate, warmupSteps: warmup, seed: seed,
+                                            optimizer: optimizer.settings(defaults: OptimizerSettings(warmupSteps: 50, weightDecay: 0)), seed: seed,
                                             recipe: recipe, prefixAttention: usesPrefixAttention)
         let train = hiddenStates(model, tokens: data.train, label: "base hidden states (train)")
         let validation = hiddenStates(model, tokens: data.validation, label: "base hidden states (validation)")

@@ -24,8 +24,8 @@ struct DraftHeadSetTests {
     func alignment(kind: DraftHeadKind, prefixAttention: Bool) throws {
         let model = Transformer(weights: Self.base)
         let data = BaseHiddenStates(model: model, tokens: Self.periodic)
-        let settings = HeadTrainingSettings(kind: kind, heads: 3, blocks: prefixAttention ? 2 : 1, batchSize: 64, steps: 150, learningRate: 1e-2,
-                                            warmupSteps: 10, recipe: TrainingRecipe(dropout: prefixAttention ? 0.1 : 0),
+        let settings = HeadTrainingSettings(kind: kind, heads: 3, blocks: prefixAttention ? 2 : 1, batchSize: 64, steps: 150,
+                                            optimizer: OptimizerSettings(learningRate: 1e-2, warmupSteps: 10), recipe: TrainingRecipe(dropout: prefixAttention ? 0.1 : 0),
                                             prefixAttention: prefixAttention)
         let trainer = try HeadTrainer(settings: settings, base: Self.base, data: data)
         while trainer.step < settings.steps { trainer.trainStep() }

@@ -56,8 +56,9 @@ struct TrainingTests {
         let data = TrainingData(text: repetitive, tokenizer: tokenizer)
         let model = ModelConfig(dim: 32, hiddenDim: 64, layers: 2, heads: 4, kvHeads: 2, vocabularySize: tokenizer.vocabularySize,
                                 maxSequenceLength: 16)
-        let settings = BaseTrainingSettings(model: model, batchSize: 4, steps: steps, learningRate: 1e-2, warmupSteps: 10,
-                                            weightDecay: 0, evalInterval: 50, evalBatches: 2, seed: 7)
+        let settings = BaseTrainingSettings(model: model, batchSize: 4, steps: steps,
+                                            optimizer: OptimizerSettings(learningRate: 1e-2, warmupSteps: 10, weightDecay: 0),
+                                            evalInterval: 50, evalBatches: 2, seed: 7)
         return (settings, data)
     }
 

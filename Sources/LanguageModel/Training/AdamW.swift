@@ -60,6 +60,40 @@ public final class AdamW {
     }
 }
 
+/// Optimiser hyper-parameters shared by every trainer: AdamW, warm-up + cosine, clipping.
+public struct OptimizerSettings: Codable, Equatable, Sendable {
+    public var learningRate: Float
+    public var minLearningRate: Float
+    public var warmupSteps: Int
+    public var weightDecay: Float
+    public var gradientClip: Float
+
+    /// `minLearningRate` defaults to a tenth of the peak.
+    public init(learningRate: Float = 1e-3, minLearningRate: Float? = nil, warmupSteps: Int = 50, weightDecay: Float = 0, gradientClip: Float = 1) {
+        self.learningRate = learningRate
+        self.minLearningRate = minLearningRate ?? learningRate / 10
+        self.warmupSteps = warmupSteps
+        self.weightDecay = weightDecay
+        self.gradientClip = gradientClip
+    }
+
+    /// The learning-rate schedule of a run of `steps` steps.
+    public func schedule(steps: Int) -> LearningRateSchedule {
+        LearningRateSchedule(maxRate: learningRate, minRate: minLearningRate, warmupSteps: warmupSteps, totalSteps: steps)
+    }
+}
+
+extension AdamW {
+    /// Clips `grads` to the global norm, then updates `params` at the scheduled rate for 0-based `step` of `total`.
+    /// Returns the rate used and the norm before clipping.
+    public func step<P: ParameterSet>(_ params: P, grads: P, settings: OptimizerSettings, step: Int, of total: Int) -> (rate: Float, norm: Float) {
+        let norm = GradientClipping.clip(grads, maxNorm: settings.gradientClip)
+        let rate = settings.schedule(steps: total).rate(at: step)
+        update(params, grads: grads, lr: rate)
+        return (rate, norm)
+    }
+}
+
 /// Gradient utilities.
 public enum GradientClipping {
     /// The global L2 norm over all gradient tensors (a shared table counted once).

@@ -6,26 +6,17 @@ public struct BaseTrainingSettings: Codable, Equatable, Sendable {
     public var model: ModelConfig
     public var batchSize: Int
     public var steps: Int
-    public var learningRate: Float
-    public var minLearningRate: Float
-    public var warmupSteps: Int
-    public var weightDecay: Float
-    public var gradientClip: Float
+    public var optimizer: OptimizerSettings
     public var evalInterval: Int
     public var evalBatches: Int
     public var seed: UInt64
 
-    public init(model: ModelConfig, batchSize: Int, steps: Int, learningRate: Float = 1e-3, minLearningRate: Float? = nil,
-                warmupSteps: Int = 100, weightDecay: Float = 0.1, gradientClip: Float = 1, evalInterval: Int = 100,
-                evalBatches: Int = 8, seed: UInt64 = 1337) {
+    public init(model: ModelConfig, batchSize: Int, steps: Int, optimizer: OptimizerSettings = OptimizerSettings(warmupSteps: 100, weightDecay: 0.1),
+                evalInterval: Int = 100, evalBatches: Int = 8, seed: UInt64 = 1337) {
         self.model = model
         self.batchSize = batchSize
         self.steps = steps
-        self.learningRate = learningRate
-        self.minLearningRate = minLearningRate ?? learningRate / 10
-        self.warmupSteps = warmupSteps
-        self.weightDecay = weightDecay
-        self.gradientClip = gradientClip
+        self.optimizer = optimizer
         self.evalInterval = evalInterval
         self.evalBatches = evalBatches
         self.seed = seed
@@ -33,10 +24,6 @@ public struct BaseTrainingSettings: Codable, Equatable, Sendable {
 
     /// Training sequence length: the model's context.
     public var sequenceLength: Int { model.maxSequenceLength }
-
-    public var schedule: LearningRateSchedule {
-        LearningRateSchedule(maxRate: learningRate, minRate: minLearningRate, warmupSteps: warmupSteps, totalSteps: steps)
-    }
 }
 
 /// One evaluation point of a run.
@@ -96,7 +83,7 @@ public final class BaseTrainer {
         self.settings = settings
         self.data = data
         self.weights = weights ?? TransformerWeights(random: settings.model, seed: settings.seed)
-        optimizer = AdamW(parameters: self.weights, weightDecay: settings.weightDecay)
+        optimizer = AdamW(parameters: self.weights, weightDecay: settings.optimizer.weightDecay)
         pass = TrainingPass(config: settings.model, batchSize: settings.batchSize, sequenceLength: T)
         random = XorShiftRandom(seed: settings.seed &+ 1)
     }
@@ -122,9 +109,7 @@ public final class BaseTrainer {
         pass.zeroGradients()
         let loss = pass.forward(weights, inputs: inputs, targets: targets)
         pass.backward(weights, inputs: inputs, targets: targets)
-        let norm = GradientClipping.clip(pass.gradients, maxNorm: settings.gradientClip)
-        let lr = settings.schedule.rate(at: step)
-        optimizer.update(weights, grads: pass.gradients, lr: lr)
+        let (lr, norm) = optimizer.step(weights, grads: pass.gradients, settings: settings.optimizer, step: step, of: settings.steps)
         step += 1
         return StepReport(step: step, loss: loss, learningRate: lr, gradientNorm: norm)
     }
