@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Numerics", targets: ["Numerics"]),
         .library(name: "LanguageModel", targets: ["LanguageModel"]),
         .library(name: "DraftHeads", targets: ["DraftHeads"]),
+        .library(name: "Speculation", targets: ["Speculation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -29,9 +30,11 @@ let package = Package(
         .target(name: "Numerics", dependencies: ["COpenBLAS"]),
         .target(name: "LanguageModel", dependencies: ["Numerics"]),
         .target(name: "DraftHeads", dependencies: ["LanguageModel", "Numerics"]),
+        .target(name: "Speculation", dependencies: ["DraftHeads", "LanguageModel", "Numerics"]),
         .executableTarget(
             name: "hydrasim",
             dependencies: [
+                "Speculation",
                 "DraftHeads",
                 "LanguageModel",
                 "Numerics",
@@ -44,6 +47,7 @@ let package = Package(
             dependencies: ["LanguageModel", "Numerics"]
         ),
         .testTarget(name: "DraftHeadsTests", dependencies: ["DraftHeads", "LanguageModel", "Numerics"]),
+        .testTarget(name: "SpeculationTests", dependencies: ["Speculation"]),
         // Runs the built `hydrasim` executable as a user would.
         .testTarget(name: "CommandLineTests", dependencies: ["hydrasim"]),
     ]

@@ -88,7 +88,7 @@ struct BenchCommand: ParsableCommand {
         print("\(path): \(report.parameters) parameters, \(length) tokens per run, \(rounds) rounds")
         print("decoder  threads  tok/s (median)   min     max    us/token")
         for r in rows {
-            print(String(format: "%-8@ %7d  %14.0f %7.0f %7.0f %10.1f", r.decoder, r.threads, r.tokensPerSecondMedian,
+            print(r.decoder.padding(toLength: 8, withPad: " ", startingAt: 0) + String(format: " %7d  %14.0f %7.0f %7.0f %10.1f", r.threads, r.tokensPerSecondMedian,
                          r.tokensPerSecondMin, r.tokensPerSecondMax, r.microsecondsPerTokenMedian))
         }
     }

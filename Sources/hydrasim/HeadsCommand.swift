@@ -70,7 +70,7 @@ struct HeadsCommand: ParsableCommand {
                 for (k, row) in accuracy.topK.enumerated() { print("\(k + 1)," + row.map { String(format: "%.4f", $0) }.joined(separator: ",")) }
             default:
                 print("\(heads) (\(set.config.kind.rawValue)), \(split) split, \(accuracy.positions) positions")
-                print("head " + (1...top).map { String(format: "%6@", "top\($0)") }.joined(separator: " "))
+                print("head " + (1...top).map { String(repeating: " ", count: max(0, 6 - "top\($0)".count)) + "top\($0)" }.joined(separator: " "))
                 for (k, row) in accuracy.topK.enumerated() {
                     print(String(format: "%4d ", k + 1) + row.map { String(format: "%5.1f%%", 100 * $0) }.joined(separator: " "))
                 }
