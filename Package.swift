@@ -47,7 +47,7 @@ let package = Package(
             dependencies: ["LanguageModel", "Numerics"]
         ),
         .testTarget(name: "DraftHeadsTests", dependencies: ["DraftHeads", "LanguageModel", "Numerics"]),
-        .testTarget(name: "SpeculationTests", dependencies: ["Speculation"]),
+        .testTarget(name: "SpeculationTests", dependencies: ["Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         // Runs the built `hydrasim` executable as a user would.
         .testTarget(name: "CommandLineTests", dependencies: ["hydrasim"]),
     ]

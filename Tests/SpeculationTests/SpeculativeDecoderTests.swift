@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+import DraftHeads
+import LanguageModel
+import Numerics
+import Speculation
+
+/// The project's most important property: greedy speculative output equals greedy autoregressive output.
+@Suite("Speculative decoding", .serialized)
+struct SpeculativeDecoderTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let stories = try! Checkpoint.read(root.deletingLastPathComponent().appendingPathComponent("shared/models/stories260K.bin").path)
+    static let model = Transformer(weights: stories)
+
+    static func autoregressive(_ prompt: [Int], _ n: Int) throws -> [Int] {
+        var greedy = GreedySampler()
+        return try AutoregressiveGenerator(model: model).generate(prompt: prompt, maxTokens: n, sampler: &greedy).tokens
+    }
+
+    /// Heads of `kind` for stories260K: fresh (zero-initialised) or randomly perturbed so proposals vary.
+    static func heads(_ kind: DraftHeadKind, perturbed: Bool, prefix: Bool = false) -> DraftHeadSet {
+        let set = DraftHeadSet(kind: kind, heads: 4, blocks: 1, base: stories, prefixAttention: prefix)
+        if perturbed {
+            var rng = XorShiftRandom(seed: 17)
+            for (name, t) in set.namedTensors where !name.contains("rms_") { for i in 0..<t.count { t[i] += 0.05 * rng.nextGaussian() } }
+        }
+        return set
+    }
+
+    static let prompts: [[Int]] = [[1], [1, 403, 281, 30], [1, 22, 15, 90, 117, 9, 300, 45, 61, 7]]
+    static let length = 80
+    /// Plain greedy continuations of the prompts: the reference every decoder must reproduce.
+    static let expected: [[Int]] = prompts.map { try! autoregressive($0, length) }
+    static let presets = root.appendingPathComponent("Fixtures/trees").path
+
+    @Test("speculative == autoregressive, token for token, for every head kind and tree",
+          arguments: ["chain-1", "chain-4", "fork-2x2", "binary-3", "mc_sim_7b_63"])
+    func equivalence(treeName: String) throws {
+        let tree = try CandidateTree.load(treeName, presetFolder: Self.presets)
+        for (kind, perturbed, prefix) in [(DraftHeadKind.medusa, false, false), (.medusa, true, false), (.hydra, true, false), (.hydraPlusPlus, true, true)] {
+            let decoder = try SpeculativeDecoder(model: Self.model, heads: Self.heads(kind, perturbed: perturbed, prefix: prefix), tree: tree)
+            for (prompt, expected) in zip(Self.prompts, Self.expected) {
+                let result = try decoder.generate(prompt: prompt, maxTokens: Self.length)
+                #expect(result.tokens == expected, "\(treeName), \(kind), perturbed \(perturbed), prompt \(prompt)")
+                #expect(result.steps.allSatisfy { !$0.emitted.isEmpty })
+                #expect(result.steps.map(\.emitted.count).reduce(0, +) == result.tokens.count)
+            }
+        }
+    }
+
+    @Test("fresh Medusa heads predict the base's next token, so on a chain their first guess is often accepted")
+    func freshMedusaAcceptance() throws {
+        // A fresh head k returns the base's next-token distribution at t, i.e. it guesses x_{t+1} for x_{t+k+1}:
+        // accepted exactly when the text repeats a token, which stories260K's greedy output does (e.g. "431 431 431").
+        let decoder = try SpeculativeDecoder(model: Self.model, heads: Self.heads(.medusa, perturbed: false), tree: try .chain(1))
+        let result = try decoder.generate(prompt: [1], maxTokens: 200)
+        #expect(result.meanAcceptance > 1.05)
+        for step in result.steps {
+            #expect(step.nodes[0].outcome == .accepted)
+            #expect(step.acceptedPath.first == 0)
+            for (i, node) in step.nodes.enumerated() where i > 0 {
+                if node.outcome == .accepted { #expect(step.acceptedPath.contains(i)) }
+            }
+        }
+    }
+
+    @Test("running to the context limit emits exactly what autoregressive decoding emits")
+    func contextLimit() throws {
+        let config = ModelConfig(dim: 16, hiddenDim: 32, layers: 1, heads: 2, kvHeads: 1, vocabularySize: 40, maxSequenceLength: 24)
+        let weights = TransformerWeights(random: config, seed: 3)
+        // Large embeddings so that the random model is not stuck on one token and never says BOS.
+        var rng = XorShiftRandom(seed: 2)
+        for i in 0..<weights.tokenEmbedding.count { weights.tokenEmbedding[i] = rng.nextGaussian() }
+        for i in 0..<config.dim { weights.tokenEmbedding[config.dim + i] = -5 }
+        let model = Transformer(weights: weights)
+        var greedy = GreedySampler()
+        let ar = try AutoregressiveGenerator(model: model).generate(prompt: [1, 5, 6], maxTokens: 100, sampler: &greedy)
+        let heads = DraftHeadSet(kind: .hydra, heads: 3, blocks: 1, base: weights)
+        let spec = try SpeculativeDecoder(model: model, heads: heads, tree: try CandidateTree.load("binary-3", presetFolder: nil))
+            .generate(prompt: [1, 5, 6], maxTokens: 100)
+        #expect(spec.tokens == ar.tokens)
+        #expect(spec.stopReason == ar.stopReason)
+    }
+}
