@@ -61,6 +61,8 @@ struct TrainBaseCommand: ParsableCommand {
         var validationCharactersPerToken: Double
         var bigramValidationLossPerToken: Double
         var bigramValidationLossPerCharacter: Double
+        /// The evaluation with the lowest validation loss (its weights are in best.bin).
+        var best: EvaluationRecord?
         var history: [EvaluationRecord]
     }
 
@@ -126,6 +128,7 @@ struct TrainBaseCommand: ParsableCommand {
         let start = ContinuousClock.now
         let firstStep = trainer.step
         var lastLoss: Float = .nan
+        var best = trainer.history.min { $0.validationLoss < $1.validationLoss }
         var stepSeconds = 0.0
         func save() throws {
             try Checkpoint.write(trainer.weights, to: "\(out)/model.bin")
@@ -140,9 +143,15 @@ struct TrainBaseCommand: ParsableCommand {
             bar.update(trainer.step, status: String(format: "loss %.3f lr %.1e %.0f tok/s", report.loss, report.learningRate, rate))
             if trainer.step % evalInterval == 0 || trainer.step == steps {
                 let validation = trainer.evaluate(batches: evalBatches)
-                trainer.history.append(EvaluationRecord(step: trainer.step, trainLoss: report.loss, validationLoss: validation))
+                let record = EvaluationRecord(step: trainer.step, trainLoss: report.loss, validationLoss: validation)
+                trainer.history.append(record)
                 printError(String(format: "step %d: train loss %.4f, validation loss %.4f", trainer.step, report.loss, validation))
                 try save()
+                if best.map({ validation < $0.validationLoss }) ?? true {
+                    // The lowest-validation weights so far, kept apart in case later steps overfit.
+                    best = record
+                    try Checkpoint.write(trainer.weights, to: "\(out)/best.bin")
+                }
             }
         }
         let seconds = (ContinuousClock.now - start).seconds
@@ -157,7 +166,7 @@ struct TrainBaseCommand: ParsableCommand {
             achievedGflops: flops / max(stepSeconds, 1e-9) / 1e9, sgemmGflops: Self.measureSGEMM(),
             finalTrainLoss: lastLoss, validationLossPerToken: validation, validationLossPerCharacter: Double(validation) / cpt,
             validationCharactersPerToken: cpt, bigramValidationLossPerToken: bigram.loss,
-            bigramValidationLossPerCharacter: bigram.loss / cpt, history: trainer.history))
+            bigramValidationLossPerCharacter: bigram.loss / cpt, best: best, history: trainer.history))
     }
 
     /// Floating-point operations of one training token (forward + backward, attention computed over full T×T blocks).

@@ -111,7 +111,7 @@ struct CommandLineTests {
         try expectError(["train", "base", "--corpus", corpus, "--out", out, "--vocab-size", "300", "--dim", "64", "--layers", "1",
                          "--heads", "2", "--context", "16", "--batch", "2", "--steps", "4", "--resume"], "checkpoint from another configuration")
         #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/model.bin")) == model)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == ["model.bin", "tokenizer.bin", "train_state.bin"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == ["best.bin", "model.bin", "tokenizer.bin", "train_state.bin"])
     }
 
     @Test("train heads and heads accuracy on a tiny base; heads for another base are refused")
