@@ -3,7 +3,7 @@
 /// `Tensor` has reference semantics (it is a buffer, like a `Data` you can
 /// write through a pointer): copying the reference shares the storage. Hot
 /// loops take `pointer` and pass it straight to BLAS; nothing is allocated per
-/// token. Use `copy()` for an independent tensor.
+/// token.
 public final class Tensor: @unchecked Sendable {
     /// Sizes of the dimensions, outermost first, e.g. `[T, C]`.
     public let shape: [Int]
@@ -45,22 +45,9 @@ public final class Tensor: @unchecked Sendable {
     /// The elements as an array (a copy).
     public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 
-    /// A read-only view of all elements.
-    public var buffer: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: pointer, count: count) }
-
     /// Pointer to row `i` of the outermost dimension (e.g. layer `l` of an `(L, out, in)` stack).
     @inlinable public func slice(_ i: Int) -> UnsafeMutablePointer<Float> {
         pointer + i * (count / shape[0])
-    }
-
-    /// Elements in one row of the outermost dimension.
-    public var sliceCount: Int { shape.isEmpty ? 1 : count / max(shape[0], 1) }
-
-    /// An independent copy of this tensor.
-    public func copy() -> Tensor {
-        let t = Tensor(zeros: shape)
-        t.pointer.update(from: pointer, count: count)
-        return t
     }
 
     /// Sets every element to zero.
@@ -70,13 +57,5 @@ public final class Tensor: @unchecked Sendable {
     public func firstNonFinite() -> Int? {
         for i in 0..<count where !pointer[i].isFinite { return i }
         return nil
-    }
-
-    /// The largest absolute difference to `other` (same count required).
-    public func maxAbsDifference(_ other: Tensor) -> Float {
-        precondition(count == other.count)
-        var m: Float = 0
-        for i in 0..<count { m = max(m, abs(pointer[i] - other.pointer[i])) }
-        return m
     }
 }
