@@ -31,9 +31,9 @@ struct TrainBaseCommand: ParsableCommand {
     @Option(name: .customLong("hidden-dim"), help: "SwiGLU width (default: about 8/3 dim, multiple of 32).") var hiddenDim: Int?
     @Option(name: .long, help: "Transformer blocks.") var layers = 6
     @Option(name: .long, help: "Query heads.") var heads = 8
-    @Option(name: .customLong("kv-heads"), help: "Key/value heads (default: = heads).") var kvHeads: Int?
+    @Option(name: .customLong("kv-heads"), help: "Key/value heads (default: half the query heads when even, else all).") var kvHeads: Int?
     @Option(name: .long, help: "Context length (training sequence length).") var context = 256
-    @Option(name: .long, help: "Optimisation steps.") var steps = 3000
+    @Option(name: .long, help: "Optimisation steps.") var steps = 700
     @Option(name: .long, help: "Sequences per batch.") var batch = 16
     @OptionGroup var optimizer: OptimizerOptions
     @Option(name: .customLong("eval-interval"), help: "Evaluate and save every N steps.") var evalInterval = 100
@@ -110,7 +110,7 @@ struct TrainBaseCommand: ParsableCommand {
             }
         }
         let hidden = hiddenDim ?? ((8 * dim / 3 + 31) / 32 * 32)
-        let model = ModelConfig(dim: dim, hiddenDim: hidden, layers: layers, heads: heads, kvHeads: kvHeads ?? heads,
+        let model = ModelConfig(dim: dim, hiddenDim: hidden, layers: layers, heads: heads, kvHeads: kvHeads ?? (heads % 2 == 0 ? heads / 2 : heads),
                                 vocabularySize: tok.vocabularySize, maxSequenceLength: context, sharedClassifier: true)
         if let problem = model.problem { throw CLIError(problem) }
         let settings = BaseTrainingSettings(model: model, batchSize: batch, steps: steps,

@@ -27,14 +27,15 @@ struct SpeculativeDecoderTests {
         return set
     }
 
-    static let prompts: [[Int]] = [[1], [1, 403, 281, 30], [1, 22, 15, 90, 117, 9, 300, 45, 61, 7]]
-    static let length = 80
+    // Kept small: the suite runs as a debug build, where a step over mc_sim_7b_63 takes tens of milliseconds.
+    static let prompts: [[Int]] = [[1], [1, 22, 15, 90, 117, 9, 300, 45, 61, 7]]
+    static let length = 64
     /// Plain greedy continuations of the prompts: the reference every decoder must reproduce.
     static let expected: [[Int]] = prompts.map { try! autoregressive($0, length) }
     static let presets = root.appendingPathComponent("Fixtures/trees").path
 
     @Test("speculative == autoregressive, token for token, for every head kind and tree",
-          arguments: ["chain-1", "chain-4", "fork-2x2", "binary-3", "mc_sim_7b_63"])
+          arguments: ["chain-1", "chain-4", "binary-3", "mc_sim_7b_63"])
     func equivalence(treeName: String) throws {
         let tree = try CandidateTree.load(treeName, presetFolder: Self.presets)
         for (kind, perturbed, prefix) in [(DraftHeadKind.medusa, false, false), (.medusa, true, false), (.hydra, true, false), (.hydraPlusPlus, true, true)] {
