@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${1:-1500}
+swift build -c release --product hydrasim
 bin=.build/release/hydrasim
 house=Fixtures/models/house
 log=Output/heads-training
@@ -11,8 +12,9 @@ mkdir -p "$log"
 train() {  # name, then options
   local name=$1; shift
   echo "==> $name: hydrasim train heads $* --heads 4 --steps $steps --out $house/$name.heads" >&2
-  /usr/bin/time -f "%e s" -o "$log/$name.time" "$bin" train heads "$@" --heads 4 --steps "$steps" --out "$house/$name.heads" \
-    > "$log/$name.json" 2> "$log/$name.log"
+  local start=$SECONDS
+  "$bin" train heads "$@" --heads 4 --steps "$steps" --out "$house/$name.heads" > "$log/$name.json" 2> "$log/$name.log"
+  echo "$((SECONDS - start)) s" > "$log/$name.time"
 }
 train medusa --kind medusa
 train hydra --kind hydra
