@@ -3,16 +3,7 @@ import LanguageModel
 import Numerics
 
 /// A heads file cannot be read, or does not fit the base model: one line naming the file and the problem.
-public struct DraftHeadsError: Error, CustomStringConvertible, LocalizedError {
-    public let path: String
-    public let problem: String
-    public init(path: String, problem: String) {
-        self.path = path
-        self.problem = problem
-    }
-    public var description: String { "\(path): \(problem)" }
-    public var errorDescription: String? { description }
-}
+public typealias DraftHeadsError = FileError
 
 /// The heads file: magic `HSDH`, version, a JSON header (`DraftHeadsConfig`), then the float32
 /// tensors of `DraftHeadSet.namedTensors` in order, little-endian.

@@ -26,10 +26,17 @@ public enum AtomicFile {
     }
 }
 
-/// A file could not be written; the message names the file and the reason.
-public struct AtomicFileError: Error, CustomStringConvertible, LocalizedError {
+/// A file cannot be read, written or used: one line, `path: problem`.
+public struct FileError: Error, CustomStringConvertible, LocalizedError {
     public let path: String
     public let problem: String
+    public init(path: String, problem: String) {
+        self.path = path
+        self.problem = problem
+    }
     public var description: String { "\(path): \(problem)" }
     public var errorDescription: String? { description }
 }
+
+/// A file could not be written atomically.
+public typealias AtomicFileError = FileError

@@ -2,16 +2,7 @@ import Foundation
 import Numerics
 
 /// A checkpoint could not be read or written: one line naming the file and the problem.
-public struct CheckpointError: Error, CustomStringConvertible, LocalizedError {
-    public let path: String
-    public let problem: String
-    public init(path: String, problem: String) {
-        self.path = path
-        self.problem = problem
-    }
-    public var description: String { "\(path): \(problem)" }
-    public var errorDescription: String? { description }
-}
+public typealias CheckpointError = FileError
 
 /// Reads and writes llama2.c's legacy `.bin` checkpoint format exactly (SPEC §6).
 ///

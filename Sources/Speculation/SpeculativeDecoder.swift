@@ -122,9 +122,13 @@ public final class SpeculativeDecoder {
                 outcome[i] = nodes[i].token == argmax[nodes[i].parent] ? .accepted : .rejected
                 if outcome[i] == .accepted { path.append(i) }
             }
-            let records = (0..<nodes.count).map { i in
-                NodeRecord(node: nodes[i], baseProbability: i == 0 ? rootProbability
-                           : Self.probability(of: nodes[i].token, logits: Array(out.logits(nodes[i].parent))), outcome: outcome[i])
+            // The base distribution at each expanded node, computed once however many children it has.
+            var distributions: [Int: [Float]] = [:]
+            let records = (0..<nodes.count).map { i -> NodeRecord in
+                guard i > 0 else { return NodeRecord(node: nodes[0], baseProbability: rootProbability, outcome: outcome[0]) }
+                let parent = nodes[i].parent
+                if distributions[parent] == nil { distributions[parent] = Self.softmax(Array(out.logits(parent))) }
+                return NodeRecord(node: nodes[i], baseProbability: distributions[parent]![nodes[i].token], outcome: outcome[i])
             }
             let last = path.last!
             let bonus = argmax[last]
@@ -151,12 +155,15 @@ public final class SpeculativeDecoder {
                                  promptSeconds: (promptEnd - start).seconds, generationSeconds: (end - promptEnd).seconds)
     }
 
-    /// `softmax(logits)[token]`.
-    static func probability(of token: Int, logits: [Float]) -> Float {
+    /// `softmax(logits)`.
+    static func softmax(_ logits: [Float]) -> [Float] {
         var p = logits
         p.withUnsafeMutableBufferPointer { Ops.softmax($0.baseAddress!, n: $0.count) }
-        return p[token]
+        return p
     }
+
+    /// `softmax(logits)[token]`.
+    static func probability(of token: Int, logits: [Float]) -> Float { softmax(logits)[token] }
 }
 
 extension AttentionMask {
