@@ -172,3 +172,21 @@ public struct BPETokenizer: Tokenizer, Equatable {
         String(reflecting: String(decoding: piece, as: UTF8.self))
     }
 }
+
+extension Tokenizer {
+    /// The text of `ids` when they follow `previous` (e.g. a prompt's last token), as run.c prints it.
+    public func decode(_ ids: [Int], after previous: Int) -> String {
+        var bytes: [UInt8] = []
+        var last = previous
+        for id in ids {
+            bytes += pieceBytes(id, after: last)
+            last = id
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// One token's own text, as it prints mid-text (leading space kept); `<s>` for BOS, whose text is empty.
+    public func pieceText(_ id: Int) -> String {
+        id == 1 ? "<s>" : String(decoding: pieceBytes(id, after: -1), as: UTF8.self)
+    }
+}

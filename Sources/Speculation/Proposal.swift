@@ -17,14 +17,47 @@ public struct DraftNode: Codable, Equatable, Sendable {
     public var draftProbability: Float
 }
 
-/// Drafts the candidate tree's tokens from the heads (SPEC §3, "Proposals").
+/// Drafts a candidate tree below a root (one small protocol per concept).
+public protocol CandidateProposer: AnyObject {
+    /// The most nodes a proposal can have, the root included (the KV cache keeps room for them).
+    var maxNodeCount: Int { get }
+    /// What the tree is, for traces and reports (`mc_sim_7b_63`, `dynamic:24`, ...).
+    var treeName: String { get }
+    /// Drafts the nodes below `root` from the state `h (D)` the heads read. Root first, parents before
+    /// children, siblings in rank order.
+    func propose(root: Int, state h: UnsafePointer<Float>) -> [DraftNode]
+    /// The attention mask for verifying `nodes` after `prefix` cached tokens (SPEC §3).
+    func mask(prefix: Int, nodes: [DraftNode]) -> AttentionMask
+}
+
+extension CandidateProposer {
+    public func mask(prefix: Int, nodes: [DraftNode]) -> AttentionMask {
+        .tree(prefix: prefix, parents: nodes.map(\.parent))
+    }
+}
+
+/// No drafting: the root alone (autoregressive decoding, recorded as steps).
+public final class RootOnlyProposer: CandidateProposer {
+    public init() {}
+    public var maxNodeCount: Int { 1 }
+    public var treeName: String { "none" }
+    public func propose(root: Int, state h: UnsafePointer<Float>) -> [DraftNode] {
+        [DraftNode(token: root, parent: -1, depth: 0, rank: 0, draftProbability: 1)]
+    }
+    public func mask(prefix: Int, nodes: [DraftNode]) -> AttentionMask { .causal(prefix: prefix, count: 1) }
+}
+
+/// Drafts a static candidate tree's tokens from the heads (SPEC §3, "Proposals").
 ///
 /// - Independent (Medusa): every head runs once on `h`; node `[r1, ..., rk]` carries `topk(head_k)[rk]`.
 /// - Sequential (Hydra, Hydra++): heads run depth by depth, batched over the parents expanded at that
 ///   depth; node `[r1, ..., rk]` carries `topk(head_k(h, root, tokens on its path))[rk]`.
-public final class TreeProposer {
+public final class TreeProposer: CandidateProposer {
     public let heads: DraftHeadSet
     public let tree: CandidateTree
+    public let treeName: String
+    public var maxNodeCount: Int { tree.nodeCount }
+    let template: AttentionMask.TreeTemplate
     let embedding: Tensor
     /// Candidates kept per expanded node: the largest rank in the tree plus one.
     public let width: Int
@@ -34,13 +67,15 @@ public final class TreeProposer {
     let nodesAtDepth: [[Int]]
     let parentsAtDepth: [[Int]]
 
-    public init(heads: DraftHeadSet, tree: CandidateTree, embedding: Tensor) throws {
+    public init(heads: DraftHeadSet, tree: CandidateTree, embedding: Tensor, name: String? = nil) throws {
         guard tree.depth <= heads.config.heads else {
             throw TreeError("the tree is \(tree.depth) deep but there are only \(heads.config.heads) heads")
         }
         self.heads = heads
         self.tree = tree
         self.embedding = embedding
+        treeName = name ?? "\(tree.nodeCount - 1)-node tree"
+        template = AttentionMask.TreeTemplate(tree.attentionMask)
         width = (tree.paths.flatMap { $0 }.max() ?? 0) + 1
         let parents = tree.parents
         nodesAtDepth = (1...max(tree.depth, 1)).map { d in (1..<tree.nodeCount).filter { tree.paths[$0 - 1].count == d } }
@@ -83,6 +118,10 @@ public final class TreeProposer {
             }
         }
         return nodes
+    }
+
+    public func mask(prefix: Int, nodes: [DraftNode]) -> AttentionMask {
+        nodes.count == tree.nodeCount ? template.mask(prefix: prefix) : .tree(prefix: prefix, parents: nodes.map(\.parent))
     }
 
     /// The `k` most likely tokens (ties by lower id), most likely first.

@@ -3,22 +3,36 @@ import DraftHeads
 import LanguageModel
 import Numerics
 
-/// What verification decided for a node.
-public enum NodeOutcome: String, Codable, Sendable {
-    /// On the accepted path: its token is what the base model would have produced.
-    case accepted
-    /// Its parent was accepted, but the base model wanted another token.
-    case rejected
-    /// An ancestor was rejected, so the node was never in the running.
-    case notReached = "not_reached"
-}
-
 /// A drafted node with what the base model made of it.
 public struct NodeRecord: Codable, Equatable, Sendable {
-    public var node: DraftNode
-    /// The base model's probability of this node's token given its path (softmax of the parent's logits).
+    /// The token this node proposes.
+    public var token: Int
+    /// The token's text (filled in by traces; nil in raw records).
+    public var text: String?
+    /// Parent node index (-1 for the root).
+    public var parent: Int
+    /// 0 for the root, k for a guess of head k.
+    public var depth: Int
+    /// Rank among its head's candidates (0 = most likely).
+    public var rank: Int
+    /// The probability the head gave this token (Hydra: conditioned on the path); 1 for the root.
+    public var draftProbability: Float
+    /// The base model's probability of this token given its path, under the rule's distribution (SPEC §4).
     public var baseProbability: Float
+    /// The rule's bar for this node: typical's threshold or sampling's acceptance probability; nil otherwise.
+    public var threshold: Float?
     public var outcome: NodeOutcome
+
+    public init(node: DraftNode, baseProbability: Float, threshold: Float?, outcome: NodeOutcome) {
+        token = node.token
+        parent = node.parent
+        depth = node.depth
+        rank = node.rank
+        draftProbability = node.draftProbability
+        self.baseProbability = baseProbability
+        self.threshold = threshold
+        self.outcome = outcome
+    }
 }
 
 /// Everything about one draft-and-verify step (SPEC §1: a step emits at least one token).
@@ -26,7 +40,7 @@ public struct StepRecord: Codable, Equatable, Sendable {
     public var step: Int
     /// Cache length before the step (prompt + tokens emitted so far, minus the pending root).
     public var prefixLength: Int
-    /// The tree's nodes, root first, in tree order.
+    /// The tree's nodes, root first, parents before children.
     public var nodes: [NodeRecord]
     /// Accepted node indices, root first.
     public var acceptedPath: [Int]
@@ -34,8 +48,14 @@ public struct StepRecord: Codable, Equatable, Sendable {
     public var emitted: [Int]
     /// The base model's own next token after the last accepted node: the next step's root.
     public var bonus: Int
-    public var draftSeconds: Double
-    public var verifySeconds: Double
+    /// The base model's probability of the bonus token (rule's distribution).
+    public var bonusProbability: Float
+    /// Wall-clock seconds spent drafting and verifying (nil in traces saved without timings).
+    public var draftSeconds: Double?
+    public var verifySeconds: Double?
+
+    /// Tokens emitted by this step (tau for the step).
+    public var acceptance: Int { emitted.count }
 }
 
 /// The result of a speculative run.
@@ -49,23 +69,31 @@ public struct SpeculativeResult: Sendable {
     public var meanAcceptance: Double { steps.isEmpty ? 0 : Double(tokens.count) / Double(steps.count) }
 }
 
-/// Greedy speculative decoding with draft heads and a static tree (SPEC §3-4): draft the tree,
-/// verify it in one batched forward pass, keep the longest path whose every token equals the
-/// base model's argmax, compact the KV cache to it. Output equals plain greedy decoding.
+/// Speculative decoding with draft heads (SPEC §3-4): draft a candidate tree below the base model's
+/// next token, verify every node in one batched forward pass under a tree attention mask, keep the path
+/// the acceptance rule allows, and compact the KV cache to it. With the greedy rule the output equals
+/// plain greedy decoding token for token; with `sample` it is distributed as sampling from the base.
 public final class SpeculativeDecoder {
     public let model: Transformer
-    public let heads: DraftHeadSet
-    public let tree: CandidateTree
-    let proposer: TreeProposer
-    let treeMask: AttentionMask.TreeTemplate
+    /// The draft heads (nil: autoregressive decoding through the same machinery, one node per step).
+    public let heads: DraftHeadSet?
+    public let proposer: CandidateProposer
+    public let rule: AcceptanceRule
+    public let seed: UInt64
 
-    public init(model: Transformer, heads: DraftHeadSet, tree: CandidateTree) throws {
-        try DraftHeadsFile.check(heads, fits: model.weights, path: "heads")
+    public init(model: Transformer, heads: DraftHeadSet?, proposer: CandidateProposer, rule: AcceptanceRule = .greedy, seed: UInt64 = 42) throws {
+        if let heads { try DraftHeadsFile.check(heads, fits: model.weights, path: "heads") }
         self.model = model
         self.heads = heads
-        self.tree = tree
-        proposer = try TreeProposer(heads: heads, tree: tree, embedding: model.weights.tokenEmbedding)
-        treeMask = AttentionMask.TreeTemplate(tree.attentionMask)
+        self.proposer = proposer
+        self.rule = rule
+        self.seed = seed
+    }
+
+    /// A decoder over a static tree.
+    public convenience init(model: Transformer, heads: DraftHeadSet, tree: CandidateTree, rule: AcceptanceRule = .greedy, seed: UInt64 = 42) throws {
+        let proposer = try TreeProposer(heads: heads, tree: tree, embedding: model.weights.tokenEmbedding)
+        try self.init(model: model, heads: heads, proposer: proposer, rule: rule, seed: seed)
     }
 
     /// Decodes up to `maxTokens` tokens after `prompt`; `onStep` sees every step as it completes.
@@ -74,9 +102,10 @@ public final class SpeculativeDecoder {
         try AutoregressiveGenerator(model: model).checkPrompt(prompt)
         let clock = ContinuousClock()
         let start = clock.now
+        let maxNodes = proposer.maxNodeCount
         // Room for a whole tree after the longest prefix.
-        let state = model.makeState(cacheCapacity: config.maxSequenceLength + tree.nodeCount)
-        let prefixState = heads.prefix.map { PrefixAttentionState(layer: $0, capacity: config.maxSequenceLength + tree.nodeCount) }
+        let state = model.makeState(cacheCapacity: config.maxSequenceLength + maxNodes)
+        let prefixState = heads?.prefix.map { PrefixAttentionState(layer: $0, capacity: config.maxSequenceLength + maxNodes) }
         let D = config.dim, V = config.vocabularySize
         let promptOut = model.forward(tokens: prompt, positions: Array(0..<prompt.count), mask: .causal(prefix: 0, count: prompt.count), state: state)
         var logits = Array(promptOut.logits(prompt.count - 1))
@@ -84,18 +113,18 @@ public final class SpeculativeDecoder {
         if let prefixState { for i in 0..<prompt.count { prefixState.feed(promptOut.hidden(i).baseAddress!) } }
         let promptEnd = clock.now
 
+        var random = XorShiftRandom(seed: seed)
         var tokens: [Int] = []
         var steps: [StepRecord] = []
         var reason = StopReason.maxTokens
-        var root = Ops.argmax(logits, n: V)
-        var rootProbability = Self.probability(of: root, logits: logits)
+        var (root, rootProbability) = pickRoot(logits, random: &random)
         generation: while tokens.count < maxTokens {
             // The base model's own next token ends the text (as BOS does in run.c): no step is drafted for it.
             if root == 1 { reason = .bos; break }
             let prefix = state.cache.count
             let stepStart = clock.now
             // Draft (or, when no tree fits in the context any more, verify the root alone).
-            let fits = prefix + tree.nodeCount <= config.maxSequenceLength
+            let fits = prefix + maxNodes <= config.maxSequenceLength
             var nodes: [DraftNode]
             if fits {
                 let h = prefixState.map { Array(UnsafeBufferPointer(start: $0.output.pointer, count: D)) } ?? hidden
@@ -112,58 +141,56 @@ public final class SpeculativeDecoder {
             }
             // Verify every node in one forward pass: tree mask after the prefix, positions prefix + depth.
             let out = model.forward(tokens: nodes.map(\.token), positions: nodes.map { prefix + $0.depth },
-                                    mask: fits ? treeMask.mask(prefix: prefix) : .causal(prefix: prefix, count: 1), state: state)
-            let argmax = (0..<nodes.count).map { Ops.argmax(out.logits($0).baseAddress!, n: V) }
-            // Greedy: a node is accepted when its parent is and its token is the parent's argmax.
-            var outcome = [NodeOutcome](repeating: .notReached, count: nodes.count)
-            outcome[0] = .accepted
-            var path = [0]
-            for i in 1..<nodes.count where outcome[nodes[i].parent] == .accepted {
-                outcome[i] = nodes[i].token == argmax[nodes[i].parent] ? .accepted : .rejected
-                if outcome[i] == .accepted { path.append(i) }
-            }
-            // The base distribution at each expanded node, computed once however many children it has.
-            var distributions: [Int: [Float]] = [:]
-            let records = (0..<nodes.count).map { i -> NodeRecord in
-                guard i > 0 else { return NodeRecord(node: nodes[0], baseProbability: rootProbability, outcome: outcome[0]) }
-                let parent = nodes[i].parent
-                if distributions[parent] == nil { distributions[parent] = Self.softmax(Array(out.logits(parent))) }
-                return NodeRecord(node: nodes[i], baseProbability: distributions[parent]![nodes[i].token], outcome: outcome[i])
-            }
+                                    mask: proposer.mask(prefix: prefix, nodes: nodes), state: state)
+            let verdict = TreeVerifier.verify(nodes: nodes, vocabularySize: V, rule: rule, rootProbability: rootProbability,
+                                              random: &random) { UnsafePointer(out.logits($0).baseAddress!) }
+            let path = verdict.path
             let last = path.last!
-            let bonus = argmax[last]
             logits = Array(out.logits(last))
             hidden = Array(out.hidden(last))
             // Keep the accepted path's keys and values right after the prefix.
             state.cache.keep(path.map { prefix + $0 }, after: prefix)
             if let prefixState { for i in path { prefixState.feed(out.hidden(i).baseAddress!) } }
+            let bonusProbability = rule.distribution(UnsafePointer(out.logits(last).baseAddress!), count: V)[verdict.bonus]
             let verifyEnd = clock.now
             var emitted = path.map { nodes[$0].token }
             if let bos = emitted.firstIndex(of: 1) { emitted = Array(emitted[..<bos]); reason = .bos }
             emitted = Array(emitted.prefix(maxTokens - tokens.count))
+            let records = nodes.indices.map {
+                NodeRecord(node: nodes[$0], baseProbability: verdict.baseProbabilities[$0], threshold: verdict.thresholds[$0], outcome: verdict.outcomes[$0])
+            }
             let record = StepRecord(step: steps.count + 1, prefixLength: prefix, nodes: records, acceptedPath: path, emitted: emitted,
-                                    bonus: bonus, draftSeconds: (draftEnd - stepStart).seconds, verifySeconds: (verifyEnd - draftEnd).seconds)
+                                    bonus: verdict.bonus, bonusProbability: bonusProbability,
+                                    draftSeconds: (draftEnd - stepStart).seconds, verifySeconds: (verifyEnd - draftEnd).seconds)
             steps.append(record)
             onStep?(record)
             tokens += emitted
             if reason == .bos { break generation }
-            root = bonus
-            rootProbability = Self.probability(of: root, logits: logits)
+            root = verdict.bonus
+            rootProbability = bonusProbability
         }
         let end = clock.now
         return SpeculativeResult(tokens: tokens, steps: steps, stopReason: reason,
                                  promptSeconds: (promptEnd - start).seconds, generationSeconds: (end - promptEnd).seconds)
     }
 
-    /// `softmax(logits)`.
-    static func softmax(_ logits: [Float]) -> [Float] {
-        var p = logits
-        p.withUnsafeMutableBufferPointer { Ops.softmax($0.baseAddress!, n: $0.count) }
-        return p
+    /// Autoregressive decoding recorded as steps of one node each (for traces; `AutoregressiveGenerator` is faster).
+    public static func autoregressive(model: Transformer, rule: AcceptanceRule = .greedy, seed: UInt64 = 42) throws -> SpeculativeDecoder {
+        try SpeculativeDecoder(model: model, heads: nil, proposer: RootOnlyProposer(), rule: rule, seed: seed)
     }
 
-    /// `softmax(logits)[token]`.
-    static func probability(of token: Int, logits: [Float]) -> Float { softmax(logits)[token] }
+    /// The first root: the argmax (greedy, typical) or a draw from the sampling target, with its probability.
+    func pickRoot(_ logits: [Float], random: inout XorShiftRandom) -> (Int, Float) {
+        let V = logits.count
+        let p = logits.withUnsafeBufferPointer { rule.distribution($0.baseAddress!, count: V) }
+        if case .sample = rule {
+            let token = p.withUnsafeBufferPointer { TemperatureSampler.sampleMultinomial($0.baseAddress!, count: V, coin: random.nextFloat()) }
+            return (token, p[token])
+        }
+        let token = Ops.argmax(logits, n: V)
+        return (token, p[token])
+    }
+
 }
 
 extension AttentionMask {

@@ -1,0 +1,100 @@
+import Foundation
+import DraftHeads
+import LanguageModel
+import Numerics
+
+/// A candidate tree grown anew at every step from the heads' own confidences (SPEC §3, "Dynamic trees",
+/// after EAGLE-2, Li et al. 2024, §4).
+///
+/// Depth 1 takes head 1's top `width` tokens. At each further depth the `width` frontier nodes with the
+/// highest cumulative log-probability are expanded (Hydra: each with its own head pass, batched; Medusa:
+/// one pass on `h`, the same children for every parent), each getting its top `width` children. Then all
+/// candidates are reranked by cumulative log-probability and the best `budget` kept. The kept set is a
+/// connected tree: a child's value never exceeds its parent's, and ties keep the parent (created first).
+public final class DynamicTreeProposer: CandidateProposer {
+    public let heads: DraftHeadSet
+    /// Nodes kept per step, the root not counted.
+    public let budget: Int
+    /// Children per expanded node and frontier nodes expanded per depth.
+    public let width: Int
+    public let depth: Int
+    let embedding: Tensor
+    let inputs: [Tensor]                 // per head: (width, inputWidth)
+    let activations: [HeadActivations]
+
+    public var maxNodeCount: Int { budget + 1 }
+    public var treeName: String { "dynamic:\(budget):\(width)" }
+
+    public init(heads: DraftHeadSet, embedding: Tensor, budget: Int, width: Int = 4, maxDepth: Int? = nil) throws {
+        guard budget >= 1 else { throw TreeError("a dynamic tree needs a budget of at least 1 node, got \(budget)") }
+        guard width >= 1 && width <= heads.config.vocabularySize else {
+            throw TreeError("a dynamic tree's width must be in 1...\(heads.config.vocabularySize), got \(width)")
+        }
+        self.heads = heads
+        self.budget = budget
+        self.width = width
+        self.embedding = embedding
+        depth = min(maxDepth ?? heads.config.heads, heads.config.heads)
+        let rows = heads.config.kind.isSequential ? width : 1
+        inputs = (0..<depth).map { Tensor(zeros: [rows, heads.heads[$0].inputWidth]) }
+        activations = (0..<depth).map { HeadActivations(head: heads.heads[$0], rows: rows) }
+    }
+
+    struct Candidate {
+        var token: Int
+        var parent: Int          // candidate index, -1 for children of the root
+        var depth: Int
+        var rank: Int
+        var probability: Float
+        var value: Double        // cumulative log-probability
+        var path: [Int]          // tokens root first, this node last
+    }
+
+    public func propose(root: Int, state h: UnsafePointer<Float>) -> [DraftNode] {
+        let V = heads.config.vocabularySize
+        let sequential = heads.config.kind.isSequential
+        var candidates: [Candidate] = []
+        var frontier: [Int] = [-1]      // candidate indices to expand (-1: the root)
+        for d in 1...depth {
+            let head = heads.heads[d - 1]
+            let expanded = sequential ? frontier : [frontier[0]]
+            for (row, parent) in expanded.enumerated() {
+                let path = parent < 0 ? [root] : candidates[parent].path
+                heads.assembleInput(head: d, hidden: h, path: sequential ? path : Array(repeating: root, count: d),
+                                    embedding: embedding, into: inputs[d - 1].pointer + row * head.inputWidth)
+            }
+            head.forward(inputs[d - 1].pointer, rows: expanded.count, into: activations[d - 1])
+            var choices: [[(token: Int, p: Float)]] = []
+            for row in 0..<expanded.count {
+                let logits = activations[d - 1].logits.pointer + row * V
+                Ops.softmax(logits, n: V)
+                choices.append(TreeProposer.top(logits, count: V, k: width))
+            }
+            var level: [Int] = []
+            for (i, parent) in frontier.enumerated() {
+                let base = parent < 0 ? 0 : candidates[parent].value
+                let path = parent < 0 ? [root] : candidates[parent].path
+                for (rank, choice) in choices[sequential ? i : 0].enumerated() {
+                    level.append(candidates.count)
+                    candidates.append(Candidate(token: choice.token, parent: parent, depth: d, rank: rank, probability: choice.p,
+                                                value: base + Foundation.log(Double(max(choice.p, .leastNormalMagnitude))),
+                                                path: path + [choice.token]))
+                }
+            }
+            // Expand the most promising nodes of this depth next (ties: created first).
+            frontier = Array(level.sorted { candidates[$0].value != candidates[$1].value ? candidates[$0].value > candidates[$1].value : $0 < $1 }.prefix(width))
+        }
+        // Keep the best `budget` candidates, then order them by depth (parents first), creation order within.
+        let kept = candidates.indices.sorted { candidates[$0].value != candidates[$1].value ? candidates[$0].value > candidates[$1].value : $0 < $1 }
+            .prefix(budget).sorted { candidates[$0].depth != candidates[$1].depth ? candidates[$0].depth < candidates[$1].depth : $0 < $1 }
+        var nodeIndex: [Int: Int] = [-1: 0]
+        var nodes = [DraftNode(token: root, parent: -1, depth: 0, rank: 0, draftProbability: 1)]
+        for c in kept {
+            let candidate = candidates[c]
+            nodeIndex[c] = nodes.count
+            nodes.append(DraftNode(token: candidate.token, parent: nodeIndex[candidate.parent]!, depth: candidate.depth,
+                                   rank: candidate.rank, draftProbability: candidate.probability))
+        }
+        return nodes
+    }
+}
