@@ -15,6 +15,14 @@ public struct DraftNode: Codable, Equatable, Sendable {
     public var rank: Int
     /// Probability the head gave this token (for Hydra, conditioned on the path to the node); 1 for the root.
     public var draftProbability: Float
+
+    public init(token: Int, parent: Int, depth: Int, rank: Int, draftProbability: Float) {
+        self.token = token
+        self.parent = parent
+        self.depth = depth
+        self.rank = rank
+        self.draftProbability = draftProbability
+    }
 }
 
 /// Drafts a candidate tree below a root (one small protocol per concept).

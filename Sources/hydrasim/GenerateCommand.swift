@@ -2,23 +2,36 @@ import ArgumentParser
 import Foundation
 import LanguageModel
 import Numerics
+import Speculation
 
-/// `hydrasim generate`: plain autoregressive decoding (llama2.c's `run.c generate`).
+/// `hydrasim generate`: autoregressive decoding (llama2.c's `run.c generate`) or speculative decoding with draft heads.
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Generate text with the model, one token per forward pass.",
+        abstract: "Generate text: one token per forward pass (ar), or speculatively with Medusa, Hydra or Hydra++ heads.",
         discussion: """
         Stops when the model produces BOS (id 1), after --max-tokens, or at the context limit.
+        Greedy speculative decoding gives exactly the tokens of greedy ar decoding; --rule sample gives
+        text distributed as sampling from the base model; --rule typical is Medusa's faster,
+        not distribution-preserving rule.
         Examples:
           hydrasim generate --prompt "ROMEO:" --max-tokens 100
+          hydrasim generate --decoder hydra++ --prompt "ROMEO:" --trace Output/romeo.json
+          hydrasim generate --decoder medusa --tree chain-3 --rule typical --temperature 0.7
           hydrasim generate --checkpoint m.bin --prompt-ids "1" --greedy --format ids
         """
     )
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var speculation: SpeculationOptions
     @OptionGroup var threads: ThreadOptions
+
+    @Option(name: .long, help: "Save the step-by-step trace (versioned JSON) to this file.")
+    var trace: String?
+
+    @Flag(name: .long, help: "Include wall-clock timings in the trace (they make traces differ from run to run).")
+    var timings = false
 
     @Option(name: .long, help: "Prompt text (needs a tokenizer). BOS is added.")
     var prompt: String?
@@ -47,6 +60,9 @@ struct GenerateCommand: ParsableCommand {
         var generationSeconds: Double
         var tokensPerSecond: Double
         var sampling: String
+        var decoder: String
+        var steps: Int?
+        var tau: Double?
     }
 
     func run() throws {
@@ -68,6 +84,9 @@ struct GenerateCommand: ParsableCommand {
 
         let generator = AutoregressiveGenerator(model: transformer)
         try generator.checkPrompt(promptTokens)
+        if speculation.decoder != .ar || trace != nil {
+            return try runSpeculative(transformer, checkpoint: checkpointPath, tokenizer: tokenizer, promptTokens: promptTokens)
+        }
         var previous = promptTokens.last ?? 1
         let stream = format == .text
         if stream {
@@ -112,7 +131,54 @@ struct GenerateCommand: ParsableCommand {
                 text: tokenizer.map { continuation(result.tokens, after: promptTokens.last ?? 1, tokenizer: $0) },
                 stopReason: result.stopReason.rawValue, promptSeconds: result.promptSeconds,
                 generationSeconds: result.generationSeconds, tokensPerSecond: result.tokensPerSecond,
-                sampling: samplingDescription))
+                sampling: samplingDescription, decoder: "ar"))
+        }
+    }
+
+    /// Decoding through `SpeculativeDecoder` (any decoder, ar included when a trace is wanted).
+    func runSpeculative(_ transformer: Transformer, checkpoint: String, tokenizer: BPETokenizer?, promptTokens: [Int]) throws {
+        let rule = try speculation.acceptanceRule(sampling)
+        let made = try speculation.makeDecoder(speculation.decoder, model: transformer, checkpoint: checkpoint, rule: rule, seed: sampling.seed)
+        let decoder = made.decoder
+        if trace != nil && tokenizer == nil { throw CLIError("--trace needs a tokenizer for token texts: pass --tokenizer") }
+        let stream = format == .text
+        var previous = promptTokens.last ?? 1
+        if stream {
+            if let tokenizer { writeOut(tokenizer.decode(promptTokens)) } else { printError("(no tokenizer: printing token ids)") }
+        }
+        let result = try decoder.generate(prompt: promptTokens, maxTokens: maxTokens) { step in
+            guard stream else { return }
+            for id in step.emitted {
+                if let tokenizer { FileHandle.standardOutput.write(Data(tokenizer.pieceBytes(id, after: previous))) } else { writeOut("\(id) ") }
+                previous = id
+            }
+        }
+        if let trace, let tokenizer {
+            let record = DecodingTrace(decoder: speculation.decoder.rawValue,
+                                       settings: decoder.traceSettings(checkpoint: checkpoint, headsPath: made.heads?.path, maxTokens: maxTokens),
+                                       prompt: tokenizer.decode(promptTokens), promptTokens: promptTokens, result: result,
+                                       tokenizer: tokenizer, timings: timings)
+            try record.write(to: trace)
+        }
+        let seconds = result.generationSeconds
+        let speed = seconds > 0 ? Double(result.tokens.count) / seconds : 0
+        let description = "\(speculation.decoder.rawValue), \(rule.name), tree \(decoder.proposer.treeName)"
+        switch format {
+        case .text:
+            writeOut("\n")
+            printError(String(format: "%d tokens in %d steps (tau %.2f), %.1f tokens/s; stopped: %@", result.tokens.count, result.steps.count,
+                              result.meanAcceptance, speed, result.stopReason.explanation))
+            if let trace { printError("trace: \(trace)") }
+        case .ids:
+            print(result.tokens.map(String.init).joined(separator: " "))
+            if result.stopReason == .contextLimit { printError("stopped: \(result.stopReason.explanation)") }
+        case .json:
+            try printJSON(Report(
+                checkpoint: checkpoint, promptTokens: promptTokens, tokens: result.tokens,
+                text: tokenizer.map { continuation(result.tokens, after: promptTokens.last ?? 1, tokenizer: $0) },
+                stopReason: result.stopReason.rawValue, promptSeconds: result.promptSeconds, generationSeconds: seconds,
+                tokensPerSecond: speed, sampling: description, decoder: speculation.decoder.rawValue, steps: result.steps.count,
+                tau: result.meanAcceptance))
         }
     }
 }
