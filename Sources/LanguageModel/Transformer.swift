@@ -131,9 +131,9 @@ public final class Transformer: @unchecked Sendable {
             for i in 0..<n { Ops.rmsNorm(xb + i * dim, x + i * dim, w.rmsAttention.slice(l), n: dim) }
             let keys = cache.key(layer: l, slot: 0)       // (total, kvDim) after the writes below
             let values = cache.value(layer: l, slot: 0)   // (total, kvDim)
-            BLAS.matmul(xb, w.wq.slice(l), q, n: n, out: dim, in: dim)
-            BLAS.matmul(xb, w.wk.slice(l), keys + prefix * kvDim, n: n, out: kvDim, in: dim)
-            BLAS.matmul(xb, w.wv.slice(l), values + prefix * kvDim, n: n, out: kvDim, in: dim)
+            BLAS.matmulSplit(xb, w.wq.slice(l), q, n: n, out: dim, in: dim)
+            BLAS.matmulSplit(xb, w.wk.slice(l), keys + prefix * kvDim, n: n, out: kvDim, in: dim)
+            BLAS.matmulSplit(xb, w.wv.slice(l), values + prefix * kvDim, n: n, out: kvDim, in: dim)
             for i in 0..<n {
                 rope.rotate(q + i * dim, heads: c.heads, cos: cosines + i * half, sin: sines + i * half)
                 rope.rotate(keys + (prefix + i) * kvDim, heads: c.kvHeads, cos: cosines + i * half, sin: sines + i * half)
@@ -149,19 +149,19 @@ public final class Transformer: @unchecked Sendable {
                 BLAS.gemm(m: n, n: hs, k: total, a: scores, lda: total, b: values + g * hs, ldb: kvDim,
                           c: xb + h * hs, ldc: dim)
             }
-            BLAS.matmul(xb, w.wo.slice(l), xb2, n: n, out: dim, in: dim)
+            BLAS.matmulSplit(xb, w.wo.slice(l), xb2, n: n, out: dim, in: dim)
             Ops.add(x, xb2, n: n * dim)
             for i in 0..<n { Ops.rmsNorm(xb + i * dim, x + i * dim, w.rmsFFN.slice(l), n: dim) }
-            BLAS.matmul(xb, w.w1.slice(l), hb, n: n, out: hidden, in: dim)
-            BLAS.matmul(xb, w.w3.slice(l), hb2, n: n, out: hidden, in: dim)
+            BLAS.matmulSplit(xb, w.w1.slice(l), hb, n: n, out: hidden, in: dim)
+            BLAS.matmulSplit(xb, w.w3.slice(l), hb2, n: n, out: hidden, in: dim)
             Ops.swiglu(hb, hb, hb2, n: n * hidden)
-            BLAS.matmul(hb, w.w2.slice(l), xb2, n: n, out: dim, in: hidden)
+            BLAS.matmulSplit(hb, w.w2.slice(l), xb2, n: n, out: dim, in: hidden)
             Ops.add(x, xb2, n: n * dim)
         }
         cache.count = total
         let hiddenOut = ws.hidden.pointer // (n, D)
         for i in 0..<n { Ops.rmsNorm(hiddenOut + i * dim, x + i * dim, w.rmsFinal.pointer, n: dim) }
-        BLAS.matmul(hiddenOut, w.classifier.pointer, ws.logits.pointer, n: n, out: c.vocabularySize, in: dim)
+        BLAS.matmulSplit(hiddenOut, w.classifier.pointer, ws.logits.pointer, n: n, out: c.vocabularySize, in: dim)
         return BatchOutput(count: n, vocabularySize: c.vocabularySize, dim: dim, logitsBase: ws.logits.pointer, hiddenBase: hiddenOut)
     }
 

@@ -52,6 +52,19 @@ public enum BLAS {
         gemm(m: n, n: out, k: `in`, a: x, lda: `in`, b: w, ldb: `in`, transB: true, c: y, ldc: out)
     }
 
+    /// `Y = X Wᵀ` as `matmul`, with the rows of `W` (the output columns of `Y`) split across
+    /// `Parallel.workers`: each worker streams its own share of the weights once for all `n` rows.
+    /// Used where a batch of tokens is verified at once (tree verification, prompts, draft heads).
+    @inlinable
+    public static func matmulSplit(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, out: Int, in: Int) {
+        if n == 1 { matvecSplit(w, x, y, out: out, in: `in`); return }
+        if Parallel.workers == 1 || out * `in` < 1 << 16 { matmul(x, w, y, n: n, out: out, in: `in`); return }
+        Parallel.chunks(out, minimumChunk: 64) { rows in
+            gemm(m: n, n: rows.count, k: `in`, a: x, lda: `in`, b: w + rows.lowerBound * `in`, ldb: `in`, transB: true,
+                 c: y + rows.lowerBound, ldc: out)
+        }
+    }
+
     /// Number of threads OpenBLAS uses for one product.
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }

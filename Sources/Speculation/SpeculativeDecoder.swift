@@ -80,6 +80,9 @@ public final class SpeculativeDecoder {
     public let proposer: CandidateProposer
     public let rule: AcceptanceRule
     public let seed: UInt64
+    /// Called after every step with the model's state (KV cache compacted to the accepted path), for tests
+    /// and tools that inspect the cache.
+    public var inspectState: ((StepRecord, InferenceState) -> Void)?
 
     public init(model: Transformer, heads: DraftHeadSet?, proposer: CandidateProposer, rule: AcceptanceRule = .greedy, seed: UInt64 = 42) throws {
         if let heads { try DraftHeadsFile.check(heads, fits: model.weights, path: "heads") }
@@ -163,6 +166,7 @@ public final class SpeculativeDecoder {
                                     bonus: verdict.bonus, bonusProbability: bonusProbability,
                                     draftSeconds: (draftEnd - stepStart).seconds, verifySeconds: (verifyEnd - draftEnd).seconds)
             steps.append(record)
+            inspectState?(record, state)
             onStep?(record)
             tokens += emitted
             if reason == .bos { break generation }

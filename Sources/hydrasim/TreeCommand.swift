@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LanguageModel
 import Speculation
 
 /// `hydrasim tree`: candidate trees and their derived buffers (SPEC §3).
@@ -7,7 +8,7 @@ struct TreeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tree",
         abstract: "Inspect candidate trees.",
-        subcommands: [Buffers.self]
+        subcommands: [Buffers.self, Optimize.self]
     )
 
     /// `hydrasim tree buffers`: the tree attention mask, position ids and retrieve indices.
@@ -48,6 +49,64 @@ struct TreeCommand: ParsableCommand {
                 let label = i == 0 ? "root" : "\(t.paths[i - 1])"
                 print(String(format: "%3d ", i) + label.padding(toLength: 14, withPad: " ", startingAt: 0) + " "
                       + row.map { $0 == 1 ? "#" : "." }.joined())
+            }
+        }
+    }
+
+    /// `hydrasim tree optimize`: Medusa's greedy tree search from an accuracy table (SPEC §3).
+    struct Optimize: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Choose a tree of N nodes from per-head accuracies (Medusa's greedy search) and predict its tau.",
+            discussion: """
+            The value of a node is the product of its path's rank accuracies; the frontier node with the highest
+            value is added until N nodes are chosen. Predicted tau = 1 + the sum of the values (assumes heads are
+            independent, which Hydra's are not: measure with `hydrasim bench`).
+            Examples:
+              hydrasim heads accuracy --heads Fixtures/models/house/hydra.heads --format json > acc.json
+              hydrasim tree optimize --accuracies acc.json --nodes 15 --out tree15.json
+              hydrasim tree optimize --accuracies medusa_head_accuracy.csv --row 7b --nodes 63 --width 10
+            """
+        )
+
+        @Option(name: .long, help: "Accuracy table: JSON or CSV of `hydrasim heads accuracy`, or Medusa's training-log CSV.")
+        var accuracies: String
+        @Option(name: .long, help: "With a Medusa training log: the run to use (its Name, e.g. 7b).") var row: String?
+        @Option(name: .long, help: "Nodes to choose (the root not counted).") var nodes: Int
+        @Option(name: .customLong("max-depth"), help: "Deepest path (default: the number of heads in the table).") var maxDepth: Int?
+        @Option(name: .long, help: "Candidates per head (default: every rank in the table).") var width: Int?
+        @Option(name: .long, help: "json or text.") var format = "json"
+        @Option(name: .long, help: "Also write the chosen paths as a tree file usable with --tree.") var out: String?
+
+        struct Report: Encodable {
+            var accuracies: String
+            var nodes: Int
+            var paths: [[Int]]
+            var values: [Double]
+            var predictedTau: Double
+            var predictedTauByNodes: [Double]
+        }
+
+        func validate() throws {
+            if !["json", "text"].contains(format) { throw CLIError("--format must be json or text, got \(format)") }
+            if nodes < 1 { throw CLIError("--nodes must be at least 1, got \(nodes)") }
+            if let maxDepth, maxDepth < 1 { throw CLIError("--max-depth must be at least 1, got \(maxDepth)") }
+            if let width, width < 1 { throw CLIError("--width must be at least 1, got \(width)") }
+        }
+
+        func run() throws {
+            let table = try HeadAccuracyTable.read(accuracies, row: row)
+            let chosen = try GreedyTreeSearch.search(table, nodes: nodes, maxDepth: maxDepth, width: width)
+            if chosen.count < nodes { printError("only \(chosen.count) nodes fit within depth and width limits") }
+            if let out {
+                let data = Data(("{\"paths\": [" + chosen.map { $0.path.description }.joined(separator: ", ") + "]}\n").utf8)
+                try AtomicFile.write(data, to: out)
+            }
+            let report = Report(accuracies: accuracies, nodes: chosen.count, paths: chosen.map(\.path), values: chosen.map(\.value),
+                                predictedTau: chosen.last?.predictedTau ?? 1, predictedTauByNodes: chosen.map(\.predictedTau))
+            if format == "json" { return try printJSON(report) }
+            print("\(chosen.count) nodes from \(accuracies): predicted tau \(String(format: "%.3f", report.predictedTau))")
+            for (i, c) in chosen.enumerated() {
+                print(String(format: "%3d  %-20@ value %.4f  tau %.3f", i + 1, c.path.description as NSString, c.value, c.predictedTau))
             }
         }
     }

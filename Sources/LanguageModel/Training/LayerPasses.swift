@@ -13,6 +13,8 @@ public enum LayerPasses {
     @inlinable
     public static func matmulForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                                      n: Int, in inDim: Int, out: Int) {
+        // Few rows (drafting a tree): split the weight rows instead, so every core streams its share once.
+        if n < 128 { BLAS.matmulSplit(x, w, y, n: n, out: out, in: inDim); return }
         Parallel.chunks(n, minimumChunk: 64) { rows in
             BLAS.gemm(m: rows.count, n: out, k: inDim, a: x + rows.lowerBound * inDim, lda: inDim, b: w, ldb: inDim, transB: true,
                       c: y + rows.lowerBound * out, ldc: out)

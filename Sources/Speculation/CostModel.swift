@@ -1,0 +1,123 @@
+import Foundation
+import Numerics
+
+/// A machine for the roofline cost model: how fast it streams weights and multiplies.
+public struct DeviceProfile: Codable, Equatable, Sendable {
+    public var name: String
+    /// Sustained memory bandwidth, bytes per second.
+    public var bandwidth: Double
+    /// Sustained matrix-multiply throughput, FLOP per second.
+    public var flops: Double
+    /// Fixed cost of one base forward pass beyond weights and products (kernel launches, attention, norms), seconds.
+    public var passOverhead: Double
+    /// Fixed cost of one draft-head pass (a few products and a softmax), seconds.
+    public var draftPassOverhead: Double
+
+    public init(name: String, bandwidth: Double, flops: Double, passOverhead: Double, draftPassOverhead: Double) {
+        self.name = name
+        self.bandwidth = bandwidth
+        self.flops = flops
+        self.passOverhead = passOverhead
+        self.draftPassOverhead = draftPassOverhead
+    }
+
+    /// This machine class (2-core Xeon VM, OpenBLAS), from `hydrasim cost --calibrate` (see BENCHMARKS.md).
+    public static let cpu = DeviceProfile(name: "cpu", bandwidth: 8.4e9, flops: 1.3e11, passOverhead: 2.0e-4, draftPassOverhead: 2.0e-5)
+    /// A datacenter GPU (NVIDIA A100 80 GB): HBM2e at 2.0 TB/s, 312 TFLOP/s dense fp16, about 1 ms of kernel
+    /// launches per 32-layer pass and 50 µs per head pass.
+    public static let a100 = DeviceProfile(name: "a100", bandwidth: 2.0e12, flops: 3.12e14, passOverhead: 1.0e-3, draftPassOverhead: 5.0e-5)
+    public static let presets = [cpu, a100]
+}
+
+/// A model for the cost model: parameters and bytes per parameter, base and draft heads.
+public struct ModelProfile: Codable, Equatable, Sendable {
+    public var name: String
+    public var parameters: Double
+    public var bytesPerParameter: Double
+    /// Parameters of all draft heads together (streamed once per drafted depth, a share per head).
+    public var headParameters: Double
+    public var heads: Int
+
+    public init(name: String, parameters: Double, bytesPerParameter: Double, headParameters: Double, heads: Int) {
+        self.name = name
+        self.parameters = parameters
+        self.bytesPerParameter = bytesPerParameter
+        self.headParameters = headParameters
+        self.heads = heads
+    }
+
+    /// The house model (4.69M parameters, float32) with four Hydra heads (2.9M parameters).
+    public static let house = ModelProfile(name: "house", parameters: 4_689_152, bytesPerParameter: 4, headParameters: 2_888_704, heads: 4)
+    /// Vicuna-7B in fp16 with four Medusa-size heads (each a 4096² block and a 4096 x 32000 output: 148M).
+    public static let vicuna7B = ModelProfile(name: "vicuna-7b", parameters: 6.74e9, bytesPerParameter: 2, headParameters: 4 * 1.48e8, heads: 4)
+    public static let presets = [house, vicuna7B]
+}
+
+/// The roofline cost of speculative decoding (SPEC §5): speedup = tau / overhead, where a forward pass
+/// over `n` tokens takes `max(weight bytes / bandwidth, 2 · params · n / FLOP/s) + fixed overhead`.
+public struct CostModel: Codable, Equatable, Sendable {
+    public var device: DeviceProfile
+    public var model: ModelProfile
+
+    public init(device: DeviceProfile, model: ModelProfile) {
+        self.device = device
+        self.model = model
+    }
+
+    /// Seconds for one pass over `parameters` for `tokens` rows, fixed cost excluded.
+    public func rooflineSeconds(parameters: Double, tokens: Int) -> Double {
+        max(parameters * model.bytesPerParameter / device.bandwidth, 2 * parameters * Double(tokens) / device.flops)
+    }
+
+    /// One base forward over `tokens` tokens.
+    public func forwardSeconds(tokens: Int) -> Double { rooflineSeconds(parameters: model.parameters, tokens: tokens) + device.passOverhead }
+
+    /// Drafting: head `k` runs once per depth over `rows[k]` rows (Medusa: 1 row each; Hydra: the parents expanded).
+    public func draftSeconds(rowsPerDepth rows: [Int]) -> Double {
+        let perHead = model.headParameters / Double(max(model.heads, 1))
+        return rows.reduce(0) { $0 + rooflineSeconds(parameters: perHead, tokens: $1) + device.draftPassOverhead }
+    }
+
+    /// A step's cost relative to one autoregressive step.
+    public func overhead(treeNodes: Int, rowsPerDepth: [Int]) -> Double {
+        (forwardSeconds(tokens: treeNodes) + draftSeconds(rowsPerDepth: rowsPerDepth)) / forwardSeconds(tokens: 1)
+    }
+
+    /// Projected speedup over autoregressive decoding for a measured `tau` with a tree of `treeNodes`
+    /// (root included) drafted with `rowsPerDepth`.
+    public func speedup(tau: Double, treeNodes: Int, rowsPerDepth: [Int]) -> Double {
+        tau / overhead(treeNodes: treeNodes, rowsPerDepth: rowsPerDepth)
+    }
+}
+
+/// Measures this machine for the cost model: bandwidth from a matrix-vector product over a matrix larger
+/// than the caches, throughput from a batched product, with HydraSim's own row split over `Parallel.workers`.
+public enum DeviceCalibration {
+    public static func measure(name: String = "cpu (measured)", repeats: Int = 20) -> DeviceProfile {
+        let clock = ContinuousClock()
+        // Bandwidth: y = W x with W of 64 MB.
+        let rows = 16_384, cols = 1_024
+        let w = Tensor(zeros: [rows, cols])
+        for i in stride(from: 0, to: w.count, by: 97) { w[i] = Float(i % 7) * 0.01 }
+        let x = Tensor(zeros: [cols]), y = Tensor(zeros: [rows])
+        var best = Double.infinity
+        for _ in 0..<repeats {
+            let start = clock.now
+            BLAS.matvecSplit(w.pointer, x.pointer, y.pointer, out: rows, in: cols)
+            best = min(best, (clock.now - start).seconds)
+        }
+        let bandwidth = Double(rows * cols * 4) / best
+        // Throughput: Y (256, 1024) = X (256, 1024) Wᵀ with W (1024, 1024).
+        let n = 256, d = 1_024
+        let a = Tensor(zeros: [n, d]), b = Tensor(zeros: [d, d]), c = Tensor(zeros: [n, d])
+        var fastest = Double.infinity
+        for _ in 0..<max(3, repeats / 4) {
+            let start = clock.now
+            BLAS.matmulSplit(a.pointer, b.pointer, c.pointer, n: n, out: d, in: d)
+            fastest = min(fastest, (clock.now - start).seconds)
+        }
+        let flops = 2 * Double(n * d * d) / fastest
+        return DeviceProfile(name: name, bandwidth: bandwidth, flops: flops, passOverhead: DeviceProfile.cpu.passOverhead,
+                             draftPassOverhead: DeviceProfile.cpu.draftPassOverhead)
+    }
+}

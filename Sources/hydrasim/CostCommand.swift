@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import Numerics
+import Speculation
+
+/// `hydrasim cost`: the roofline cost model (SPEC §5), so a learner can see where speculation pays.
+struct CostCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cost",
+        abstract: "Project the speedup of speculative decoding from tau and tree size with a roofline model.",
+        discussion: """
+        A forward pass over n tokens costs max(weight bytes / bandwidth, 2 · params · n / FLOP/s) + a fixed
+        overhead; a step costs one pass over the tree plus the draft heads' passes. Speedup = tau / (step
+        cost / autoregressive step cost). On a GPU a 64-token pass costs about what a 1-token pass does
+        (memory-bound), so speedup approaches tau; on this CPU a small model is closer to compute-bound.
+        Examples:
+          hydrasim cost --device a100 --model vicuna-7b --tau 3.04 --tree-nodes 64
+          hydrasim cost --device cpu --model house --tau 2.9 --tree-nodes 16 --format json
+          hydrasim cost --calibrate --model house
+        """
+    )
+
+    @Option(name: .long, help: "Device preset: cpu (this machine class, measured) or a100.") var device = "cpu"
+    @Flag(name: .long, help: "Measure this machine's bandwidth and FLOP/s instead of using the preset.") var calibrate = false
+    @Option(name: .long, help: "Model preset: house or vicuna-7b.") var model = "house"
+    @Option(name: .long, help: "Measured tokens per step (tau). Without it, print the break-even tau per tree size.") var tau: Double?
+    @Option(name: .customLong("tree-nodes"), help: "Tokens verified per step, the root included.") var treeNodes = 64
+    @Option(name: .customLong("draft-rows"), help: "Rows each head runs per step, e.g. 1,1,1,1 (Medusa) or 1,3,6,2 (Hydra). Default: one per head.")
+    var draftRows: String?
+    @Option(name: .long, help: "json or text.") var format = "text"
+    @OptionGroup var threads: ThreadOptions
+
+    struct Row: Encodable {
+        var treeNodes: Int
+        var stepOverhead: Double
+        var forwardMilliseconds: Double
+        var breakEvenTau: Double
+        var projectedSpeedup: Double?
+    }
+
+    struct Report: Encodable {
+        var device: DeviceProfile
+        var model: ModelProfile
+        var autoregressiveMilliseconds: Double
+        var tau: Double?
+        var rows: [Row]
+    }
+
+    func validate() throws {
+        if !["json", "text"].contains(format) { throw CLIError("--format must be json or text, got \(format)") }
+        if let tau, !(tau >= 1) { throw CLIError("--tau counts tokens per step including the root, so it is at least 1; got \(tau)") }
+        if treeNodes < 1 { throw CLIError("--tree-nodes must be at least 1 (the root), got \(treeNodes)") }
+    }
+
+    func run() throws {
+        threads.apply()
+        guard let deviceProfile = calibrate ? DeviceCalibration.measure() : DeviceProfile.presets.first(where: { $0.name == device }) else {
+            throw CLIError("--device: unknown device '\(device)' (\(DeviceProfile.presets.map(\.name).joined(separator: ", ")))")
+        }
+        guard let modelProfile = ModelProfile.presets.first(where: { $0.name == model }) else {
+            throw CLIError("--model: unknown model '\(model)' (\(ModelProfile.presets.map(\.name).joined(separator: ", ")))")
+        }
+        let rows = try draftRows.map { try parseIDs($0, option: "--draft-rows") } ?? [Int](repeating: 1, count: modelProfile.heads)
+        let cost = CostModel(device: deviceProfile, model: modelProfile)
+        let sizes = tau == nil ? [1, 2, 4, 8, 16, 32, 64, 128].filter { $0 != treeNodes } + [treeNodes] : [treeNodes]
+        let table = sizes.sorted().map { n -> Row in
+            let draft = n == 1 ? [] : rows
+            let overhead = cost.overhead(treeNodes: n, rowsPerDepth: draft)
+            return Row(treeNodes: n, stepOverhead: overhead, forwardMilliseconds: 1e3 * cost.forwardSeconds(tokens: n), breakEvenTau: overhead,
+                       projectedSpeedup: tau.map { $0 / overhead })
+        }
+        let report = Report(device: deviceProfile, model: modelProfile, autoregressiveMilliseconds: 1e3 * cost.forwardSeconds(tokens: 1),
+                            tau: tau, rows: table)
+        if format == "json" { return try printJSON(report) }
+        print(String(format: "%@ on %@: %.1f GB/s, %.0f GFLOP/s, %.2f ms fixed per pass; one autoregressive step %.3f ms",
+                     modelProfile.name, deviceProfile.name, deviceProfile.bandwidth / 1e9, deviceProfile.flops / 1e9,
+                     deviceProfile.passOverhead * 1e3, report.autoregressiveMilliseconds))
+        print("tree nodes  forward ms  step cost / AR step" + (tau == nil ? "  (break-even tau)" : String(format: "  speedup at tau %.2f", tau!)))
+        for r in table {
+            print(String(format: "%10d  %10.3f  %19.2f", r.treeNodes, r.forwardMilliseconds, r.stepOverhead)
+                  + (r.projectedSpeedup.map { String(format: "  %.2fx", $0) } ?? ""))
+        }
+    }
+}
