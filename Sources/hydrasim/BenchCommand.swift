@@ -1,24 +1,51 @@
 import ArgumentParser
 import Foundation
+import DraftHeads
 import LanguageModel
 import Numerics
+import Speculation
 
 /// `hydrasim bench`: measured decoding speed (tokens/s), as ratios from one run on one machine.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure greedy decoding speed (tokens/s) for thread counts, interleaved so noise hits all alike.",
+        abstract: "Measure decoding speed and acceptance: ar against medusa, hydra and hydra++, interleaved so noise hits all alike.",
         discussion: """
-        Each round runs every configuration once in turn; the report gives the median and the
-        spread over rounds. Example (BENCHMARKS.md):
+        With speculative decoders: greedy decoding of held-out prompts from the validation split, every
+        decoder and tree on each prompt in turn; per decoder tau (mean and histogram), tokens/s, draft and
+        verify time per step, speedup over ar in the same run, the cost model's projection, and whether the
+        output equals ar's token for token. A decoder may name its heads: hydra=path/to/hydra-teacher.heads.
+        With --decoders ar alone: autoregressive speed for each of --threads-list.
+        Examples (BENCHMARKS.md):
+          hydrasim bench --decoders ar,medusa,hydra,hydra++ --tree mc_sim_7b_63 --prompts 16 --max-tokens 128
+          hydrasim bench --decoders ar,hydra++ --trees chain-1,chain-2,chain-3,chain-4,fork-2x2,mc_sim_7b_63
           hydrasim bench --checkpoint Fixtures/models/stories260K/model.bin --threads-list 1,2 --tokens 256 --rounds 7
         """
     )
 
     @OptionGroup var model: ModelOptions
+    @OptionGroup var baseOptions: CorpusOptions
 
-    @Option(name: .customLong("decoders"), help: "Decoders to compare (for now: ar).")
+    @Option(name: .customLong("decoders"), help: "Decoders to compare: ar, medusa, hydra, hydra++, or name=HEADS-FILE.")
     var decoders = "ar"
+
+    @Option(name: .long, help: "Tree for every speculative decoder (see generate --tree).")
+    var tree = "mc_sim_7b_63"
+
+    @Option(name: .long, help: "Several trees to compare (comma-separated); overrides --tree.")
+    var trees: String?
+
+    @Option(name: .long, help: "Held-out prompts from the validation split.")
+    var prompts = 16
+
+    @Option(name: .customLong("prompt-length"), help: "Tokens per prompt (BOS included).")
+    var promptLength = 32
+
+    @Option(name: .customLong("max-tokens"), help: "Tokens to generate per prompt.")
+    var maxTokens = 128
+
+    @Option(name: .long, help: "Threads (HydraSim's own row split; default: all cores).")
+    var threads: Int?
 
     @Option(name: .customLong("threads-list"), help: "OpenBLAS thread counts to compare, e.g. 1,2.")
     var threadsList = "1,2"
@@ -51,13 +78,15 @@ struct BenchCommand: ParsableCommand {
     }
 
     func validate() throws {
-        if decoders.split(separator: ",").contains(where: { $0 != "ar" }) {
-            throw CLIError("--decoders: only 'ar' exists so far (speculative decoders come with the draft heads)")
-        }
         if tokens < 1 || rounds < 1 { throw CLIError("--tokens and --rounds must be at least 1") }
+        if prompts < 1 || maxTokens < 1 || promptLength < 2 { throw CLIError("--prompts and --max-tokens must be at least 1, --prompt-length at least 2") }
+        if let threads, threads < 1 { throw CLIError("--threads must be at least 1, got \(threads)") }
+        if format == .ids { throw CLIError("--format must be text or json") }
     }
 
     func run() throws {
+        let specs = decoders.split(separator: ",").map(String.init)
+        if specs.contains(where: { $0 != "ar" }) { return try runSpeculative(specs) }
         let threadCounts = try threadsList.split(separator: ",").map { part -> Int in
             guard let t = Int(part), t >= 1 else { throw CLIError("--threads-list: '\(part)' is not a thread count") }
             return t
@@ -90,6 +119,107 @@ struct BenchCommand: ParsableCommand {
         for r in rows {
             print(r.decoder.padding(toLength: 8, withPad: " ", startingAt: 0) + String(format: " %7d  %14.0f %7.0f %7.0f %10.1f", r.threads, r.tokensPerSecondMedian,
                          r.tokensPerSecondMin, r.tokensPerSecondMax, r.microsecondsPerTokenMedian))
+        }
+    }
+
+    struct SpeculativeRow: Encodable {
+        var decoder: String
+        var heads: String?
+        var tree: String
+        var treeNodes: Int
+        var tokens: Int
+        var steps: Int
+        var tau: Double
+        var tauHistogram: [String: Int]
+        var tokensPerSecond: Double
+        var speedup: Double
+        var draftMillisecondsPerStep: Double
+        var verifyMillisecondsPerStep: Double
+        var predictedSpeedup: Double
+        var identicalToAR: Bool
+    }
+
+    struct SpeculativeReport: Encodable {
+        var checkpoint: String
+        var parameters: Int
+        var prompts: Int
+        var promptLength: Int
+        var maxTokens: Int
+        var threads: Int
+        var device: DeviceProfile
+        var rows: [SpeculativeRow]
+    }
+
+    func runSpeculative(_ specs: [String]) throws {
+        BLAS.threads = 1
+        if let threads { Parallel.workers = threads }
+        let checkpoint = try model.checkpointPath()
+        let transformer = try model.loadModel()
+        guard let tokenizer = try model.loadTokenizer(vocabularySize: transformer.config.vocabularySize) else {
+            throw CLIError("the benchmark takes its prompts from the validation split, which needs a tokenizer: pass --tokenizer")
+        }
+        let data = TrainingData(text: try CorpusCheck.read(try baseOptions.corpusPath()), tokenizer: tokenizer)
+        let speculation = try SpeculationOptions.parse([])
+        let treeList = trees.map { $0.split(separator: ",").map(String.init) } ?? [tree]
+        var configurations = [BenchConfiguration(label: "ar", decoder: .ar, headsPath: nil, tree: "none", speculative: nil, treeNodes: 1, draftRows: [])]
+        for spec in specs where spec != "ar" {
+            let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+            guard let name = DecoderName(rawValue: parts[0]) else { throw CLIError("--decoders: unknown decoder '\(parts[0])' (ar, medusa, hydra, hydra++)") }
+            var options = speculation
+            options.heads = parts.count == 2 ? parts[1] : nil
+            guard let heads = try options.loadHeads(for: name, checkpoint: checkpoint, model: transformer) else { continue }
+            let label = parts.count == 2 ? URL(fileURLWithPath: parts[1]).deletingPathExtension().lastPathComponent : name.rawValue
+            for treeSpec in treeList {
+                let proposer = try options.proposer(heads: heads.set, model: transformer, tree: treeSpec)
+                let decoder = try SpeculativeDecoder(model: transformer, heads: heads.set, proposer: proposer)
+                configurations.append(BenchConfiguration(label: label, decoder: name, headsPath: heads.path, tree: proposer.treeName,
+                                                         speculative: decoder, treeNodes: proposer.maxNodeCount,
+                                                         draftRows: SpeculativeBench.draftRows(proposer, sequential: heads.set.config.kind.isSequential)))
+            }
+        }
+        let promptList = try SpeculativeBench.prompts(validation: data.validation, count: prompts, length: promptLength, room: maxTokens)
+        let length = min(maxTokens, transformer.config.maxSequenceLength - promptLength)
+        var progress = ProgressBar(total: prompts * configurations.count, label: "bench")
+        progress.update(0)
+        // The device profile for the cost model: this machine, measured in this run.
+        let device = DeviceCalibration.measure()
+        let measured = try SpeculativeBench.run(model: transformer, configurations: configurations, prompts: promptList, maxTokens: length) {
+            progress.update($0, status: $2)
+        }
+        let arSpeed = Double(measured[0].tokens) / measured[0].seconds
+        let rows = zip(configurations, measured).map { c, m -> SpeculativeRow in
+            let heads = c.speculative?.heads
+            let profile = ModelProfile(name: "this", parameters: Double(transformer.config.parameterCount), bytesPerParameter: 4,
+                                       headParameters: Double(heads.map { $0.namedTensors.reduce(0) { $0 + $1.tensor.count } } ?? 0),
+                                       heads: heads?.config.heads ?? 1)
+            let tau = Double(m.tokens) / Double(max(m.steps, 1))
+            let cost = CostModel(device: device, model: profile)
+            let speed = Double(m.tokens) / m.seconds
+            return SpeculativeRow(decoder: c.label, heads: c.headsPath, tree: c.tree, treeNodes: c.treeNodes, tokens: m.tokens, steps: m.steps,
+                                  tau: tau, tauHistogram: Dictionary(uniqueKeysWithValues: m.histogram.map { (String($0.key), $0.value) }),
+                                  tokensPerSecond: speed, speedup: speed / arSpeed,
+                                  draftMillisecondsPerStep: 1e3 * m.draftSeconds / Double(max(m.steps, 1)),
+                                  verifyMillisecondsPerStep: 1e3 * m.verifySeconds / Double(max(m.steps, 1)),
+                                  predictedSpeedup: c.speculative == nil ? 1 : cost.speedup(tau: tau, treeNodes: c.treeNodes, rowsPerDepth: c.draftRows),
+                                  identicalToAR: m.identical)
+        }
+        let report = SpeculativeReport(checkpoint: checkpoint, parameters: transformer.config.parameterCount, prompts: prompts,
+                                       promptLength: promptLength, maxTokens: length, threads: Parallel.workers, device: device, rows: rows)
+        if format == .json { return try printJSON(report) }
+        print(String(format: "%@: %d parameters; %d prompts x %d tokens, %d threads; this machine: %.1f GB/s, %.0f GFLOP/s",
+                     checkpoint, report.parameters, prompts, length, Parallel.workers, device.bandwidth / 1e9, device.flops / 1e9))
+        print("decoder        tree              nodes   tau   tok/s  speedup  model  draft ms  verify ms  = ar")
+        for r in rows {
+            print(r.decoder.padding(toLength: 14, withPad: " ", startingAt: 0) + " " + r.tree.padding(toLength: 16, withPad: " ", startingAt: 0)
+                  + String(format: " %6d %5.2f %7.0f %7.2fx %5.2fx %9.2f %10.2f  %@", r.treeNodes, r.tau, r.tokensPerSecond, r.speedup,
+                           r.predictedSpeedup, r.draftMillisecondsPerStep, r.verifyMillisecondsPerStep, r.identicalToAR ? "yes" : "NO"))
+        }
+        print("\nspeedup over ar: measured (#) and cost model (+)")
+        let scale = max(rows.map { max($0.speedup, $0.predictedSpeedup) }.max() ?? 1, 1)
+        for r in rows.dropFirst() {
+            let label = (r.decoder + " " + r.tree).padding(toLength: 30, withPad: " ", startingAt: 0)
+            print(label + " " + String(repeating: "#", count: Int(40 * r.speedup / scale)) + String(format: " %.2fx", r.speedup))
+            print(String(repeating: " ", count: 31) + String(repeating: "+", count: Int(40 * r.predictedSpeedup / scale)) + String(format: " %.2fx", r.predictedSpeedup))
         }
     }
 

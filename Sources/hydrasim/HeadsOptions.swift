@@ -38,6 +38,18 @@ struct BaseModelOptions: ParsableArguments {
     }
 }
 
+/// The corpus whose validation split gives held-out prompts (benchmarks).
+struct CorpusOptions: ParsableArguments {
+    @Option(name: .long, help: "Text whose last 10% gives the held-out prompts. Default: the shipped Tiny Shakespeare.")
+    var corpus: String?
+
+    func corpusPath() throws -> String {
+        if let corpus { return corpus }
+        guard let root = Fixtures.root else { throw CLIError("no --corpus given and no shipped corpus found (Fixtures/data/tinyshakespeare.txt)") }
+        return "\(root)/data/tinyshakespeare.txt"
+    }
+}
+
 /// Runs the frozen base over a split once, with a progress bar.
 func hiddenStates(_ model: Transformer, tokens: [Int32], label: String) -> BaseHiddenStates {
     var bar = ProgressBar(total: 1, label: label)
