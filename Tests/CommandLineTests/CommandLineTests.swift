@@ -160,4 +160,78 @@ struct CommandLineTests {
         try expectError(["heads", "accuracy", "--heads", headsFile, "--base", other, "--corpus", corpus], "heads were trained for base model")
         try expectError(["heads", "accuracy", "--heads", base + "/model.bin", "--base", base, "--corpus", corpus], "not a HydraSim heads file")
     }
+
+    @Test("generate --decoder: speculative output equals ar; traces are deterministic; bad heads, trees and rules are refused")
+    func speculativeGenerate() throws {
+        let folder = Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let corpus = folder.appendingPathComponent("c.txt").path
+        let text = String(repeating: "to be or not to be, that is the question. whether tis nobler in the mind to suffer. ", count: 60)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: corpus))
+        let base = folder.appendingPathComponent("base").path
+        let small = ["--corpus", corpus, "--vocab-size", "300", "--dim", "32", "--layers", "1", "--heads", "2", "--context", "64",
+                     "--batch", "4", "--eval-interval", "10", "--eval-batches", "1"]
+        #expect(try Self.run(["train", "base", "--out", base, "--steps", "60", "--lr", "3e-3"] + small).status == 0)
+        let checkpoint = base + "/model.bin"
+        for kind in ["medusa", "hydra"] {
+            let trained = try Self.run(["train", "heads", "--kind", kind, "--base", base, "--corpus", corpus, "--heads", "4",
+                                        "--steps", "20", "--batch", "32", "--eval-interval", "10", "--out", "\(base)/\(kind).heads"])
+            #expect(trained.status == 0, "\(trained.stderr)")
+        }
+        let common = ["generate", "--checkpoint", checkpoint, "--prompt", "to be", "--max-tokens", "40", "--format", "ids"]
+        let ar = try Self.run(common)
+        #expect(ar.status == 0, "\(ar.stderr)")
+        #expect(Set(ar.stdout.split(separator: " ")).count > 3, "a varied continuation: \(ar.stdout)")
+        for (decoder, tree) in [("medusa", "chain-2"), ("hydra", "mc_sim_7b_63"), ("hydra", "dynamic:6:2"), ("medusa", "binary-3")] {
+            // The heads default to <decoder>.heads beside the checkpoint.
+            let spec = try Self.run(common + ["--decoder", decoder, "--tree", tree])
+            #expect(spec.status == 0, "\(spec.stderr)")
+            #expect(spec.stdout == ar.stdout, "\(decoder) \(tree)")
+        }
+        // Traces: the same run twice gives the same bytes; the trace adds up.
+        let t1 = folder.appendingPathComponent("t1.json").path, t2 = folder.appendingPathComponent("t2.json").path
+        let traced = common + ["--decoder", "hydra", "--tree", "fork-2x2", "--rule", "sample", "--temperature", "0.8", "--seed", "7"]
+        #expect(try Self.run(traced + ["--trace", t1]).status == 0)
+        #expect(try Self.run(traced + ["--trace", t2]).status == 0)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: t1))
+        #expect(bytes == (try Data(contentsOf: URL(fileURLWithPath: t2))))
+        let trace = try #require(try JSONSerialization.jsonObject(with: bytes) as? [String: Any])
+        #expect(trace["format"] as? String == "hydrasim-trace" && trace["format_version"] as? Int == 1)
+        let steps = try #require(trace["steps"] as? [[String: Any]])
+        let tokens = try #require(trace["tokens"] as? [Int])
+        #expect(steps.map { ($0["emitted"] as? [Int])?.count ?? 0 }.reduce(0, +) == tokens.count)
+        #expect(steps.allSatisfy { ($0["nodes"] as? [[String: Any]])?.first?["outcome"] as? String == "accepted" })
+        #expect(trace["settings"].flatMap { ($0 as? [String: Any])?["rule"] as? [String: Any] }?["name"] as? String == "sample")
+
+        // Refusals, one line each.
+        try expectError(common + ["--decoder", "medusa", "--heads", "\(base)/hydra.heads"], "holds hydra heads")
+        try expectError(common + ["--decoder", "hydra", "--tree", "dynamic:x"], "dynamic:N")
+        try expectError(common + ["--decoder", "hydra", "--tree", "chain-9"], "only 4 heads")
+        try expectError(common + ["--decoder", "hydra", "--rule", "greedy", "--temperature", "0.5"], "--rule greedy")
+        let badTree = folder.appendingPathComponent("tree.json").path
+        try Data("[[0], [0, 1, 2]]".utf8).write(to: URL(fileURLWithPath: badTree))
+        try expectError(common + ["--decoder", "hydra", "--tree", badTree], "[0, 1] is missing")
+        try expectError(["generate", "--checkpoint", Self.stories, "--prompt-ids", "1", "--decoder", "hydra", "--heads", "\(base)/hydra.heads"],
+                        "do not fit this model")
+        try expectError(["generate", "--checkpoint", Self.stories, "--prompt-ids", "1", "--decoder", "hydra"], "no heads for --decoder hydra")
+        try expectError(["generate", "--checkpoint", checkpoint, "--prompt", "to be", "--decoder", "hydra", "--trace", folder.path + "/no/such/dir/t.json"], "t.json")
+    }
+
+    @Test("tree optimize and cost: Medusa's published table, a projected GPU speedup")
+    func treeDesign() throws {
+        let csv = Self.root.deletingLastPathComponent().appendingPathComponent("shared/reference/medusa_head_accuracy.csv").path
+        let r = try Self.run(["tree", "optimize", "--accuracies", csv, "--row", "7b", "--nodes", "10", "--format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let paths = try #require(report["paths"] as? [[Int]])
+        #expect(paths.count == 10 && paths[0] == [0] && paths[1] == [0, 0])
+        #expect((report["predicted_tau"] as? Double).map { $0 > 1.5 && $0 < 3 } == true)
+        try expectError(["tree", "optimize", "--accuracies", csv, "--nodes", "10"], "pick one with --row")
+        let cost = try Self.run(["cost", "--device", "a100", "--model", "vicuna-7b", "--tau", "3.04", "--tree-nodes", "64", "--format", "json"])
+        #expect(cost.status == 0, "\(cost.stderr)")
+        let costReport = try #require(try JSONSerialization.jsonObject(with: Data(cost.stdout.utf8)) as? [String: Any])
+        let speedup = try #require((costReport["rows"] as? [[String: Any]])?.first?["projected_speedup"] as? Double)
+        #expect(speedup > 2 && speedup < 3.04)
+        try expectError(["cost", "--tau", "0.5"], "at least 1")
+    }
 }
