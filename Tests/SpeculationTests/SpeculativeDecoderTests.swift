@@ -82,4 +82,40 @@ struct SpeculativeDecoderTests {
         #expect(spec.tokens == ar.tokens)
         #expect(spec.stopReason == ar.stopReason)
     }
+
+    @Test("typical acceptance with an unreachable bar accepts nothing, so it decodes exactly as greedy ar; a low bar accepts more")
+    func typicalLimits() throws {
+        let tree = try CandidateTree.load("binary-3", presetFolder: nil)
+        let heads = Self.heads(.hydra, perturbed: true)
+        let strict = try SpeculativeDecoder(model: Self.model, heads: heads, tree: tree,
+                                            rule: .typical(TypicalAcceptance(epsilon: 1, delta: 100, temperature: 1)))
+        let result = try strict.generate(prompt: Self.prompts[1], maxTokens: Self.length)
+        #expect(result.tokens == Self.expected[1])
+        #expect(result.meanAcceptance == 1)
+        let loose = try SpeculativeDecoder(model: Self.model, heads: heads, tree: tree,
+                                           rule: .typical(TypicalAcceptance(epsilon: 0.001, delta: 0.001, temperature: 1)))
+        let looser = try loose.generate(prompt: Self.prompts[1], maxTokens: Self.length)
+        #expect(looser.meanAcceptance > 1.2)
+        for step in looser.steps {
+            for node in step.nodes where node.outcome == .accepted && node.depth > 0 { #expect(node.baseProbability > node.threshold!) }
+        }
+    }
+
+    @Test("sampling: the same seed gives the same tokens, another seed other tokens; every step's nodes are consistent")
+    func samplingDeterminism() throws {
+        let tree = try CandidateTree.load("fork-2x2", presetFolder: nil)
+        let heads = Self.heads(.hydra, perturbed: true)
+        let rule = AcceptanceRule.sample(SamplingTarget(temperature: 1, topP: 1))
+        let a = try SpeculativeDecoder(model: Self.model, heads: heads, tree: tree, rule: rule, seed: 3).generate(prompt: [1], maxTokens: 48)
+        let b = try SpeculativeDecoder(model: Self.model, heads: heads, tree: tree, rule: rule, seed: 3).generate(prompt: [1], maxTokens: 48)
+        let c = try SpeculativeDecoder(model: Self.model, heads: heads, tree: tree, rule: rule, seed: 4).generate(prompt: [1], maxTokens: 48)
+        let untimed = { (steps: [StepRecord]) in steps.map { var s = $0; s.draftSeconds = nil; s.verifySeconds = nil; return s } }
+        #expect(a.tokens == b.tokens && untimed(a.steps) == untimed(b.steps))
+        #expect(a.tokens != c.tokens)
+        for step in a.steps {
+            // At most one child per node is accepted, and the accepted path is a chain from the root.
+            for (i, index) in step.acceptedPath.enumerated().dropFirst() { #expect(step.nodes[index].parent == step.acceptedPath[i - 1]) }
+            #expect(step.nodes.filter { $0.outcome == .accepted }.count == step.acceptedPath.count)
+        }
+    }
 }
