@@ -7,7 +7,7 @@ steps=${1:-4000}
 swift build -c release --product hydrasim
 # A private copy of the binary, so rebuilding during the run cannot change it.
 bin=$(mktemp /tmp/hydrasim.XXXXXX)
-cp .build/release/hydrasim "$bin"
+cp .build/release/hydrasim "$bin" && chmod 755 "$bin"
 trap 'rm -f "$bin"' EXIT
 house=Fixtures/models/house
 log=Output/heads-training

@@ -117,21 +117,30 @@ struct GenerateCommand: ParsableCommand {
             result = try generator.generate(prompt: promptTokens, maxTokens: maxTokens, sampler: &sampler, onToken: onToken)
         }
 
+        try report(checkpoint: checkpointPath, tokenizer: tokenizer, promptTokens: promptTokens, tokens: result.tokens, stopReason: result.stopReason,
+               promptSeconds: result.promptSeconds, generationSeconds: result.generationSeconds, description: samplingDescription, steps: nil)
+    }
+
+    /// Prints the result in --format: the end of the streamed text and a summary line, the ids, or JSON.
+    func report(checkpoint: String, tokenizer: BPETokenizer?, promptTokens: [Int], tokens: [Int], stopReason: StopReason,
+                promptSeconds: Double, generationSeconds: Double, description: String, steps: Int?, trace: String? = nil) throws {
+        let speed = generationSeconds > 0 ? Double(tokens.count) / generationSeconds : 0
+        let tau = steps.map { Double(tokens.count) / Double(max($0, 1)) }
         switch format {
         case .text:
             writeOut("\n")
-            printError(String(format: "%d tokens, %.1f tokens/s; stopped: %@", result.tokens.count, result.tokensPerSecond,
-                              result.stopReason.explanation))
+            let stepsText = steps.map { String(format: " in %d steps (tau %.2f)", $0, tau!) } ?? ""
+            printError(String(format: "%d tokens%@, %.1f tokens/s; stopped: %@", tokens.count, stepsText, speed, stopReason.explanation))
+            if let trace { printError("trace: \(trace)") }
         case .ids:
-            print(result.tokens.map(String.init).joined(separator: " "))
-            if result.stopReason == .contextLimit { printError("stopped: \(result.stopReason.explanation)") }
+            print(tokens.map(String.init).joined(separator: " "))
+            if stopReason == .contextLimit { printError("stopped: \(stopReason.explanation)") }
         case .json:
             try printJSON(Report(
-                checkpoint: checkpointPath, promptTokens: promptTokens, tokens: result.tokens,
-                text: tokenizer.map { continuation(result.tokens, after: promptTokens.last ?? 1, tokenizer: $0) },
-                stopReason: result.stopReason.rawValue, promptSeconds: result.promptSeconds,
-                generationSeconds: result.generationSeconds, tokensPerSecond: result.tokensPerSecond,
-                sampling: samplingDescription, decoder: "ar"))
+                checkpoint: checkpoint, promptTokens: promptTokens, tokens: tokens,
+                text: tokenizer.map { $0.decode(tokens, after: promptTokens.last ?? 1) },
+                stopReason: stopReason.rawValue, promptSeconds: promptSeconds, generationSeconds: generationSeconds,
+                tokensPerSecond: speed, sampling: description, decoder: speculation.decoder.rawValue, steps: steps, tau: tau))
         }
     }
 
@@ -160,38 +169,10 @@ struct GenerateCommand: ParsableCommand {
                                        tokenizer: tokenizer, timings: timings)
             try record.write(to: trace)
         }
-        let seconds = result.generationSeconds
-        let speed = seconds > 0 ? Double(result.tokens.count) / seconds : 0
-        let description = "\(speculation.decoder.rawValue), \(rule.name), tree \(decoder.proposer.treeName)"
-        switch format {
-        case .text:
-            writeOut("\n")
-            printError(String(format: "%d tokens in %d steps (tau %.2f), %.1f tokens/s; stopped: %@", result.tokens.count, result.steps.count,
-                              result.meanAcceptance, speed, result.stopReason.explanation))
-            if let trace { printError("trace: \(trace)") }
-        case .ids:
-            print(result.tokens.map(String.init).joined(separator: " "))
-            if result.stopReason == .contextLimit { printError("stopped: \(result.stopReason.explanation)") }
-        case .json:
-            try printJSON(Report(
-                checkpoint: checkpoint, promptTokens: promptTokens, tokens: result.tokens,
-                text: tokenizer.map { continuation(result.tokens, after: promptTokens.last ?? 1, tokenizer: $0) },
-                stopReason: result.stopReason.rawValue, promptSeconds: result.promptSeconds, generationSeconds: seconds,
-                tokensPerSecond: speed, sampling: description, decoder: speculation.decoder.rawValue, steps: result.steps.count,
-                tau: result.meanAcceptance))
-        }
+        try report(checkpoint: checkpoint, tokenizer: tokenizer, promptTokens: promptTokens, tokens: result.tokens, stopReason: result.stopReason,
+                   promptSeconds: result.promptSeconds, generationSeconds: result.generationSeconds,
+                   description: "\(speculation.decoder.rawValue), \(rule.name), tree \(decoder.proposer.treeName)", steps: result.steps.count, trace: trace)
     }
-}
-
-/// The text of `tokens` as run.c prints it after `previous` (the last prompt token).
-func continuation(_ tokens: [Int], after previous: Int, tokenizer: some Tokenizer) -> String {
-    var bytes: [UInt8] = []
-    var prev = previous
-    for id in tokens {
-        bytes += tokenizer.pieceBytes(id, after: prev)
-        prev = id
-    }
-    return String(decoding: bytes, as: UTF8.self)
 }
 
 /// Writes text to standard output without a newline, flushing so tokens appear as they come.

@@ -45,6 +45,16 @@ struct CommandLineTests {
         return url
     }
 
+    /// A repetitive corpus in `folder`, the base model folder to train into, and `train base` options for a tiny model.
+    static func tinyBase(in folder: URL, context: Int) throws -> (corpus: String, base: String, options: [String]) {
+        let corpus = folder.appendingPathComponent("c.txt").path
+        let text = String(repeating: "to be or not to be, that is the question. whether tis nobler in the mind to suffer. ", count: 60)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: corpus))
+        let options = ["--corpus", corpus, "--vocab-size", "300", "--dim", "32", "--layers", "1", "--heads", "2", "--context", "\(context)",
+                       "--batch", "4", "--eval-interval", "10", "--eval-batches", "1"]
+        return (corpus, folder.appendingPathComponent("base").path, options)
+    }
+
     /// A failing command: non-zero exit, nothing on stdout, one error line containing `fragment`.
     func expectError(_ arguments: [String], _ fragment: String) throws {
         let r = try Self.run(arguments)
@@ -118,12 +128,7 @@ struct CommandLineTests {
     func heads() throws {
         let folder = Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let corpus = folder.appendingPathComponent("c.txt").path
-        let text = String(repeating: "to be or not to be, that is the question. whether tis nobler in the mind to suffer. ", count: 60)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: corpus))
-        let base = folder.appendingPathComponent("base").path
-        let small = ["--corpus", corpus, "--vocab-size", "300", "--dim", "32", "--layers", "1", "--heads", "2", "--context", "32",
-                     "--batch", "4", "--eval-interval", "10", "--eval-batches", "1"]
+        let (corpus, base, small) = try Self.tinyBase(in: folder, context: 32)
         #expect(try Self.run(["train", "base", "--out", base, "--steps", "10"] + small).status == 0)
         let headsFile = folder.appendingPathComponent("h.heads").path
         let trained = try Self.run(["train", "heads", "--kind", "hydra", "--base", base, "--corpus", corpus, "--heads", "3",
@@ -165,12 +170,7 @@ struct CommandLineTests {
     func speculativeGenerate() throws {
         let folder = Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let corpus = folder.appendingPathComponent("c.txt").path
-        let text = String(repeating: "to be or not to be, that is the question. whether tis nobler in the mind to suffer. ", count: 60)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: corpus))
-        let base = folder.appendingPathComponent("base").path
-        let small = ["--corpus", corpus, "--vocab-size", "300", "--dim", "32", "--layers", "1", "--heads", "2", "--context", "64",
-                     "--batch", "4", "--eval-interval", "10", "--eval-batches", "1"]
+        let (corpus, base, small) = try Self.tinyBase(in: folder, context: 64)
         #expect(try Self.run(["train", "base", "--out", base, "--steps", "60", "--lr", "3e-3"] + small).status == 0)
         let checkpoint = base + "/model.bin"
         for kind in ["medusa", "hydra"] {
