@@ -57,7 +57,12 @@ public enum BLAS {
     /// Used where a batch of tokens is verified at once (tree verification, prompts, draft heads).
     @inlinable
     public static func matmulSplit(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, out: Int, in: Int) {
-        if n == 1 { matvecSplit(w, x, y, out: out, in: `in`); return }
+        // OpenBLAS's sgemm pads a few rows to a whole tile (SkylakeX: the cost is flat up to about 16 rows),
+        // so up to 3 rows one sgemv each is cheaper (measured in BENCHMARKS.md, "Verification cost").
+        if n <= 3 {
+            for i in 0..<n { matvecSplit(w, x + i * `in`, y + i * out, out: out, in: `in`) }
+            return
+        }
         if Parallel.workers == 1 || out * `in` < 1 << 16 { matmul(x, w, y, n: n, out: out, in: `in`); return }
         Parallel.chunks(out, minimumChunk: 64) { rows in
             gemm(m: n, n: rows.count, k: `in`, a: x, lda: `in`, b: w + rows.lowerBound * `in`, ldb: `in`, transB: true,

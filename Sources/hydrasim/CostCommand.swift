@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LanguageModel
 import Numerics
 import Speculation
 
@@ -28,6 +29,9 @@ struct CostCommand: ParsableCommand {
     @Option(name: .customLong("draft-rows"), help: "Rows each head runs per step, e.g. 1,1,1,1 (Medusa) or 1,3,6,2 (Hydra). Default: one per head.")
     var draftRows: String?
     @Option(name: .long, help: "json or text.") var format = "text"
+    @Flag(name: .long, help: "Also time the real model's forward pass over each tree size (after a 64-token prefix) next to the projection.")
+    var measure = false
+    @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var threads: ThreadOptions
 
     struct Row: Encodable {
@@ -36,6 +40,7 @@ struct CostCommand: ParsableCommand {
         var forwardMilliseconds: Double
         var breakEvenTau: Double
         var projectedSpeedup: Double?
+        var measuredForwardMilliseconds: Double?
     }
 
     struct Report: Encodable {
@@ -63,11 +68,12 @@ struct CostCommand: ParsableCommand {
         let rows = try draftRows.map { try parseIDs($0, option: "--draft-rows") } ?? [Int](repeating: 1, count: modelProfile.heads)
         let cost = CostModel(device: deviceProfile, model: modelProfile)
         let sizes = tau == nil ? [1, 2, 4, 8, 16, 32, 64, 128].filter { $0 != treeNodes } + [treeNodes] : [treeNodes]
+        let measured = try measure ? measureForward(sizes: sizes) : [:]
         let table = sizes.sorted().map { n -> Row in
             let draft = n == 1 ? [] : rows
             let overhead = cost.overhead(treeNodes: n, rowsPerDepth: draft)
             return Row(treeNodes: n, stepOverhead: overhead, forwardMilliseconds: 1e3 * cost.forwardSeconds(tokens: n), breakEvenTau: overhead,
-                       projectedSpeedup: tau.map { $0 / overhead })
+                       projectedSpeedup: tau.map { $0 / overhead }, measuredForwardMilliseconds: measured[n].map { 1e3 * $0 })
         }
         let report = Report(device: deviceProfile, model: modelProfile, autoregressiveMilliseconds: 1e3 * cost.forwardSeconds(tokens: 1),
                             tau: tau, rows: table)
@@ -75,10 +81,41 @@ struct CostCommand: ParsableCommand {
         print(String(format: "%@ on %@: %.1f GB/s, %.0f GFLOP/s, %.2f ms fixed per pass; one autoregressive step %.3f ms",
                      modelProfile.name, deviceProfile.name, deviceProfile.bandwidth / 1e9, deviceProfile.flops / 1e9,
                      deviceProfile.passOverhead * 1e3, report.autoregressiveMilliseconds))
-        print("tree nodes  forward ms  step cost / AR step" + (tau == nil ? "  (break-even tau)" : String(format: "  speedup at tau %.2f", tau!)))
+        print("tree nodes  forward ms  step cost / AR step" + (tau == nil ? "  (break-even tau)" : String(format: "  speedup at tau %.2f", tau!))
+              + (measure ? "  measured forward ms" : ""))
         for r in table {
             print(String(format: "%10d  %10.3f  %19.2f", r.treeNodes, r.forwardMilliseconds, r.stepOverhead)
-                  + (r.projectedSpeedup.map { String(format: "  %.2fx", $0) } ?? ""))
+                  + (r.projectedSpeedup.map { String(format: "  %.2fx", $0) } ?? "")
+                  + (r.measuredForwardMilliseconds.map { String(format: "  %19.3f", $0) } ?? ""))
         }
+    }
+
+    /// Median seconds of the real model's forward over `n` tree tokens after a 64-token prefix, per size.
+    func measureForward(sizes: [Int]) throws -> [Int: Double] {
+        let model = try modelOptions.loadModel()
+        let prefix = min(64, model.config.maxSequenceLength - (sizes.max() ?? 1))
+        guard prefix >= 1 else { throw CLIError("the model's context is too short to time a tree of \(sizes.max() ?? 1) tokens") }
+        let state = model.makeState(cacheCapacity: model.config.maxSequenceLength)
+        let prompt = (0..<prefix).map { 3 + $0 % 200 }
+        _ = model.forward(tokens: prompt, positions: Array(0..<prefix), mask: .causal(prefix: 0, count: prefix), state: state)
+        var result: [Int: Double] = [:]
+        let clock = ContinuousClock()
+        for n in sizes {
+            // A chain-shaped tree (causal mask): the cost of a pass depends on n, not on the shape.
+            var times: [Double] = []
+            for _ in 0..<15 {
+                let start = clock.now
+                if n == 1 {
+                    _ = model.forward(token: 5, state: state)
+                } else {
+                    _ = model.forward(tokens: [Int](repeating: 5, count: n), positions: (0..<n).map { prefix + $0 },
+                                      mask: .causal(prefix: prefix, count: n), state: state)
+                }
+                times.append((clock.now - start).seconds)
+                state.cache.truncate(to: prefix)
+            }
+            result[n] = times.sorted()[times.count / 2]
+        }
+        return result
     }
 }
