@@ -143,7 +143,7 @@ public final class Transformer: @unchecked Sendable {
                 // scores (n, total) = Q_h (n, hs) K_gᵀ (hs, total) / sqrt(hs) + mask
                 BLAS.gemm(m: n, n: total, k: hs, a: q + h * hs, lda: dim, b: keys + g * hs, ldb: kvDim, transB: true,
                           c: scores, ldc: total, alpha: scale)
-                for i in 0..<n * total { scores[i] += bias[i] }
+                Ops.add(scores, bias, n: n * total)
                 for i in 0..<n { Ops.softmax(scores + i * total, n: total) }
                 // out_h (n, hs) = scores (n, total) V_g (total, hs)
                 BLAS.gemm(m: n, n: hs, k: total, a: scores, lda: total, b: values + g * hs, ldb: kvDim,

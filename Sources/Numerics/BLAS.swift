@@ -57,10 +57,17 @@ public enum BLAS {
     /// Used where a batch of tokens is verified at once (tree verification, prompts, draft heads).
     @inlinable
     public static func matmulSplit(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, out: Int, in: Int) {
-        // OpenBLAS's sgemm pads a few rows to a whole tile (SkylakeX: the cost is flat up to about 16 rows),
-        // so up to 3 rows one sgemv each is cheaper (measured in BENCHMARKS.md, "Verification cost").
-        if n <= 3 {
-            for i in 0..<n { matvecSplit(w, x + i * `in`, y + i * out, out: out, in: `in`) }
+        // For a few rows, one sgemm per 64 rows of W: OpenBLAS (SkylakeX) then takes its small-matrix kernel,
+        // which reads W in place, where a whole-matrix sgemm first copies (packs) all of W. Measured on this
+        // machine for the house model's matrices: 8 rows 3.6 ms instead of 5.5 ms (BENCHMARKS.md).
+        if n <= 16 {
+            let blocks = (out + 63) / 64
+            Parallel.chunks(blocks) { range in
+                for block in range {
+                    let lower = block * 64, rows = min(64, out - lower)
+                    gemm(m: n, n: rows, k: `in`, a: x, lda: `in`, b: w + lower * `in`, ldb: `in`, transB: true, c: y + lower, ldc: out)
+                }
+            }
             return
         }
         if Parallel.workers == 1 || out * `in` < 1 << 16 { matmul(x, w, y, n: n, out: out, in: `in`); return }

@@ -5,10 +5,13 @@
 /// 3e-7 (a few ulp) for inputs in [-86.9, 88.7]; below about -87 (where e^x < 2e-38, and for
 /// -inf) the result is exactly 0; above 88.7, +inf. libm's scalar `expf` was 10-20% of a training step.
 public enum FastMath {
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let log2e: Float = 1.442_695_04, ln2Hi: Float = 0.693_145_75, ln2Lo: Float = 1.428_606_8e-6
-        let clamped = x.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.7))
+        // Clamp with masks: `clamped(lowerBound:upperBound:)` compiles to out-of-line generic calls here.
+        var clamped = x
+        clamped.replace(with: -87.3, where: x .< -87.3)
+        clamped.replace(with: 88.7, where: x .> 88.7)
         // n = round(x / ln2) with the 1.5·2^23 trick (round-to-nearest without SSE4.1).
         let magic: Float = 12_582_912
         let shifted = clamped * log2e + magic
@@ -33,7 +36,7 @@ public enum FastMath {
     }
 
     /// The logistic function `1 / (1 + e^-x)`, eight lanes at a time.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func sigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> { 1 / (1 + exp(-x)) }
 
     /// Applies `body` to `n` values in lanes of eight (the tail padded with `pad`), writing the results in place.
@@ -54,11 +57,11 @@ public enum FastMath {
     }
 
     /// Loads eight floats at `p` (no alignment needed).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
 
     /// Stores eight floats at `p`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self) }
 
     /// `x[i] = exp(x[i])` for `n` values in place.

@@ -21,14 +21,37 @@ public enum Ops {
     @inlinable
     public static func softmax(_ x: UnsafeMutablePointer<Float>, n: Int) {
         guard n > 0 else { return }
-        var maxValue = x[0]
-        for i in 1..<n where x[i] > maxValue { maxValue = x[i] }
-        for i in 0..<n { x[i] -= maxValue }
-        FastMath.expInPlace(x, n: n)
-        var sum: Float = 0
-        for i in 0..<n { sum += x[i] }
-        let inv = 1 / sum
-        for i in 0..<n { x[i] *= inv }
+        // Eight lanes at a time (the sum in eight partial sums, then added up).
+        var i = 0
+        var maxLanes = SIMD8<Float>(repeating: -.infinity)
+        while i + 8 <= n {
+            let v = FastMath.load(x + i)
+            maxLanes.replace(with: v, where: v .> maxLanes)
+            i += 8
+        }
+        var maxValue = maxLanes.max()
+        for j in i..<n where x[j] > maxValue { maxValue = x[j] }
+        if maxValue == -.infinity { maxValue = 0 }  // every entry masked: exp gives zeros, as before
+        let shift = SIMD8<Float>(repeating: maxValue)
+        var sumLanes = SIMD8<Float>(repeating: 0)
+        i = 0
+        while i + 8 <= n {
+            let e = FastMath.exp(FastMath.load(x + i) - shift)
+            FastMath.store(e, x + i)
+            sumLanes += e
+            i += 8
+        }
+        var sum = sumLanes.sum()
+        if i < n {
+            var tail = SIMD8<Float>(repeating: -.infinity)
+            for j in i..<n { tail[j - i] = x[j] - maxValue }
+            let e = FastMath.exp(tail)
+            for j in i..<n { x[j] = e[j - i]; sum += e[j - i] }
+        }
+        let inv = SIMD8<Float>(repeating: 1 / sum)
+        i = 0
+        while i + 8 <= n { FastMath.store(FastMath.load(x + i) * inv, x + i); i += 8 }
+        for j in i..<n { x[j] *= inv[0] }
     }
 
     /// `silu(x) = x * sigmoid(x)` for one value.
@@ -50,7 +73,9 @@ public enum Ops {
     /// `y += x` over `n` elements (a residual connection).
     @inlinable
     public static func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, n: Int) {
-        for i in 0..<n { y[i] += x[i] }
+        var i = 0
+        while i + 8 <= n { FastMath.store(FastMath.load(y + i) + FastMath.load(x + i), y + i); i += 8 }
+        for j in i..<n { y[j] += x[j] }
     }
 
     /// Index of the largest of `n` values; the first one on ties (llama2.c's `sample_argmax`).

@@ -23,7 +23,8 @@ struct BatchedForwardTests {
         for i in 0..<new.count {
             let error = maxAbsDiff(Array(out.logits(i)), reference.logits[prompt.count + i])
             #expect(error < 1e-4, "token \(i): \(error)")
-            #expect(maxAbsDiff(Array(out.hidden(i)), reference.hidden[prompt.count + i]) < 1e-5)
+            // Float32 with other summation orders (sgemm tiles against sgemv): hidden values are O(1), logits O(10).
+            #expect(maxAbsDiff(Array(out.hidden(i)), reference.hidden[prompt.count + i]) < 5e-5)
         }
         // A wrong mask (no causality: every token sees the future) must change the logits.
         let leaky = model.makeState()
