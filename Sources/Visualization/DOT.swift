@@ -80,8 +80,9 @@ public enum Palette {
 
 /// DOT for one step's candidate tree (SPEC §3-4): who was drafted, what the base model made of it.
 ///
-/// Nodes are `n0` (the root) ... `nN` in trace order and `bonus`; the title and legend sit in the graph label, so
-/// a rendered SVG has exactly one node per tree node plus the bonus node. Output depends only on the step.
+/// Drawn left to right, so each root-to-leaf path reads like the text it would continue. Nodes are `n0` (the
+/// root) ... `nN` in trace order and `nbonus`; the title and legend sit in the graph label, so a rendered SVG has
+/// exactly one node per tree node plus the bonus node. Output depends only on the step.
 public enum StepDiagram {
     /// Options shared by step and contrast diagrams.
     public struct Options: Sendable {
@@ -112,7 +113,7 @@ public enum StepDiagram {
     /// Graph, node and edge defaults.
     static func header() -> [String] {
         [
-            "  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=11, nodesep=0.12, ranksep=0.32, bgcolor=\"white\", pad=0.2];",
+            "  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=11, nodesep=0.08, ranksep=0.45, bgcolor=\"white\", pad=0.2];",
             "  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=10, margin=\"0.06,0.03\", height=0.3];",
             "  edge [fontname=\"Helvetica\", fontsize=8, arrowsize=0.55, color=\"\(Palette.edge)\", fontcolor=\"#555555\"];",
         ]
@@ -176,7 +177,8 @@ public enum StepDiagram {
             let style = s.style.isEmpty ? "rounded,filled" : "rounded,filled,\(s.style)"
             lines.append("\(indent)\(prefix)\(i) [label=<\(label)>, style=\"\(style)\", fillcolor=\"\(s.fill)\", color=\"\(border)\", fontcolor=\"\(s.font)\", penwidth=\(penwidth)\(extra)];")
         }
-        for (i, node) in nodes.enumerated() where node.parent >= 0 {
+        // Edges in reverse order: dot lays LR graphs out top-to-bottom and rotates, so this puts rank 0 on top.
+        for (i, node) in nodes.enumerated().reversed() where node.parent >= 0 {
             let accepted = onPath.contains(i) && onPath.contains(node.parent)
             let look = accepted ? ", color=\"\(Palette.acceptedEdge)\", penwidth=2.2, fontcolor=\"\(Palette.acceptedEdge)\"" : ""
             lines.append("\(indent)\(prefix)\(node.parent) -> \(prefix)\(i) [label=\"r\(node.rank)\"\(look)];")
@@ -195,7 +197,7 @@ public enum StepDiagram {
 /// Two decoders' same step side by side (SPEC §2): under Medusa every parent gets the same children; under Hydra
 /// the children follow their parent. Nodes repeating a same-depth token under another parent get an orange border.
 public enum ContrastDiagram {
-    /// The `digraph` with one cluster per step (`cluster_a`, `cluster_b`), node ids `a0...`, `b0...`.
+    /// The `digraph` with one cluster per step (`cluster_a` left, `cluster_b` right), node ids `a0...`, `b0...`.
     public static func dot(_ a: StepView, _ b: StepView, options: StepDiagram.Options = StepDiagram.Options()) -> String {
         var lines = ["digraph contrast_\(a.number) {"]
         lines += StepDiagram.header()
@@ -208,6 +210,10 @@ public enum ContrastDiagram {
             lines += StepDiagram.body(step, prefix: side, repeated: repeated, options: options, indent: "    ")
             lines.append("  }")
         }
+        // Invisible edges from a's deepest nodes to b's root push b's ranks past a's: the two trees sit side by side.
+        let deepest = a.nodes.indices.filter { a.nodes[$0].depth == (a.nodes.map(\.depth).max() ?? 0) }.first ?? 0
+        lines.append("  a\(deepest) -> b0 [style=invis, weight=0];")
+        if options.showBonus { lines.append("  abonus -> b0 [style=invis, weight=0];") }
         lines.append("}")
         return lines.joined(separator: "\n") + "\n"
     }

@@ -32,6 +32,102 @@ private func collectGraphvizMessage(_ message: UnsafeMutablePointer<CChar>?) -> 
     return 0
 }
 
+// MARK: Deterministic object IDs
+
+/// Graphviz's default ID discipline uses the address of an object's interned name as its ID, and orders
+/// subgraphs by ID: cluster order, and so the layout, then depend on where malloc put the names, and the same DOT
+/// renders differently from one call to the next. This discipline numbers names in the order they are first seen.
+private final class NameTable {
+    var ids: [String: IDTYPE] = [:]
+    var names: [IDTYPE: UnsafeMutablePointer<CChar>] = [:]
+    var nextAnonymous: IDTYPE = 1
+
+    deinit { for name in names.values { free(name) } }
+}
+
+private func idOpen(_ graph: UnsafeMutablePointer<Agraph_t>?, _ disc: UnsafeMutablePointer<Agdisc_t>?) -> UnsafeMutableRawPointer? {
+    Unmanaged.passRetained(NameTable()).toOpaque()
+}
+
+private func idMap(_ state: UnsafeMutableRawPointer?, _ kind: Int32, _ name: UnsafeMutablePointer<CChar>?, _ id: UnsafeMutablePointer<IDTYPE>?,
+                   _ create: Int32) -> Int {
+    guard let state, let id else { return 0 }
+    let table = Unmanaged<NameTable>.fromOpaque(state).takeUnretainedValue()
+    guard let name else {
+        // Anonymous objects: odd IDs (as Graphviz's own discipline), counted per graph.
+        id.pointee = table.nextAnonymous
+        table.nextAnonymous += 2
+        return 1
+    }
+    let key = String(cString: name)
+    if let known = table.ids[key] {
+        id.pointee = known
+        return 1
+    }
+    guard create != 0 else { return 0 }
+    // Named objects: even IDs (Graphviz prints a name only for even IDs).
+    let new = IDTYPE(2 * (table.ids.count + 1))
+    table.ids[key] = new
+    table.names[new] = strdup(name)
+    id.pointee = new
+    return 1
+}
+
+private func idAlloc(_ state: UnsafeMutableRawPointer?, _ kind: Int32, _ id: IDTYPE) -> Int { 0 }
+private func idFree(_ state: UnsafeMutableRawPointer?, _ kind: Int32, _ id: IDTYPE) {}
+private func idPrint(_ state: UnsafeMutableRawPointer?, _ kind: Int32, _ id: IDTYPE) -> UnsafeMutablePointer<CChar>? {
+    guard let state, id % 2 == 0 else { return nil }
+    return Unmanaged<NameTable>.fromOpaque(state).takeUnretainedValue().names[id]
+}
+private func idClose(_ state: UnsafeMutableRawPointer?) {
+    if let state { Unmanaged<NameTable>.fromOpaque(state).release() }
+}
+private func idRegister(_ state: UnsafeMutableRawPointer?, _ kind: Int32, _ object: UnsafeMutableRawPointer?) {}
+
+/// DOT text being parsed: handed to Graphviz's lexer a line at a time (as `agmemread` does).
+private final class DOTReader {
+    let bytes: [UInt8]
+    var offset = 0
+    init(_ text: String) { bytes = Array(text.utf8) }
+}
+
+private func readDOT(_ channel: UnsafeMutableRawPointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int32) -> Int32 {
+    guard let channel, let buffer, size > 0 else { return 0 }
+    let reader = Unmanaged<DOTReader>.fromOpaque(channel).takeUnretainedValue()
+    var n = 0
+    while reader.offset < reader.bytes.count && n < Int(size) {
+        let byte = reader.bytes[reader.offset]
+        buffer[n] = CChar(bitPattern: byte)
+        reader.offset += 1
+        n += 1
+        if byte == UInt8(ascii: "\n") { break }
+    }
+    return Int32(n)
+}
+
+/// Output to a `FILE *` channel, as Graphviz's own I/O discipline (not used when reading).
+private func writeDOT(_ channel: UnsafeMutableRawPointer?, _ text: UnsafePointer<CChar>?) -> Int32 {
+    guard let channel, let text else { return EOF }
+    return fputs(text, channel.assumingMemoryBound(to: FILE.self))
+}
+private func flushDOT(_ channel: UnsafeMutableRawPointer?) -> Int32 {
+    guard let channel else { return EOF }
+    return fflush(channel.assumingMemoryBound(to: FILE.self))
+}
+
+/// The disciplines for `agread`: deterministic IDs, DOT from memory, Graphviz's own allocator and output.
+/// Allocated once: a graph keeps pointers to them until it is closed.
+nonisolated(unsafe) private let deterministicDisc: UnsafeMutablePointer<Agdisc_t> = {
+    let ids = UnsafeMutablePointer<Agiddisc_t>.allocate(capacity: 1)
+    ids.initialize(to: Agiddisc_t(open: idOpen, map: idMap, alloc: idAlloc, free: idFree, print: idPrint, close: idClose,
+                                  idregister: idRegister))
+    let io = UnsafeMutablePointer<Agiodisc_t>.allocate(capacity: 1)
+    io.initialize(to: Agiodisc_t(afread: readDOT, putstr: writeDOT, flush: flushDOT))
+    let disc = UnsafeMutablePointer<Agdisc_t>.allocate(capacity: 1)
+    disc.initialize(to: Agdisc_t(mem: nil, id: ids, io: io))
+    return disc
+}()
+
 /// A thin, synchronous, throwing wrapper over libgvc: DOT text in, SVG/PNG/PDF bytes out.
 ///
 /// One `GVC_t` context is shared per process (`shared`): creating a context per render reloads the plugin
@@ -77,7 +173,9 @@ public final class GraphvizRenderer: @unchecked Sendable {
             graphvizMessages = []
             return GraphvizError(text.isEmpty ? fallback : text)
         }
-        guard let graph = dot.withCString({ agmemread($0) }) else {
+        let reader = DOTReader(dot)
+        let parsed = withExtendedLifetime(reader) { agread(Unmanaged.passUnretained(reader).toOpaque(), deterministicDisc) }
+        guard let graph = parsed else {
             throw failure("the DOT text is not a graph (empty input?)")
         }
         defer { agclose(graph) }

@@ -136,14 +136,14 @@ public struct TextTrace: Sendable {
         visit(0, guide: "", last: true)
         lines.append("  " + paint("bonus", .blue) + " " + TokenText.quoted(step.bonusText) + " (p \(ProbabilityText.format(record.bonusProbability))): the base model's next token, the next step's root")
         let emitted = step.emittedTexts.map { TokenText.quoted($0) }.joined(separator: " ")
-        lines += wrap("  emitted: " + paint(emitted, .green), indent: 11)
-        return lines.joined(separator: "\n") + "\n"
+        lines.append("  emitted: " + paint(emitted, .green))
+        return lines.flatMap { wrap($0, indent: 4) }.joined(separator: "\n") + "\n"
     }
 
     /// A whole run: settings, every step, the emitted text so far after each step, total tau.
     public func run(_ view: TraceView, markRepeats: Bool = false) -> String {
         let t = view.trace
-        var out = paint("\(t.decoder) trace", .bold) + " · model \(t.settings.model) · heads \(t.settings.heads ?? "none") · tree \(t.settings.tree) · rule \(t.settings.rule.name) · seed \(t.settings.seed)\n"
+        var out = wrap(paint("\(t.decoder) trace", .bold) + " · model \(t.settings.model) · heads \(t.settings.heads ?? "none") · tree \(t.settings.tree) · rule \(t.settings.rule.name) · seed \(t.settings.seed)", indent: 4).joined(separator: "\n") + "\n"
         out += wrap("prompt: " + TokenText.quoted(t.prompt), indent: 8).joined(separator: "\n") + "\n\n"
         for step in view.steps {
             out += self.step(step, markRepeats: markRepeats)
@@ -152,8 +152,8 @@ public struct TextTrace: Sendable {
             out += wrap("  text so far: " + TokenText.quoted(shown), indent: 15).joined(separator: "\n") + "\n"
             out += "  tau so far: \(String(format: "%.2f", view.tau(upTo: step.number)))\n\n"
         }
-        out += paint("\(t.steps.count) steps, \(t.tokens.count) tokens, tau \(String(format: "%.2f", view.tau())) (tokens per step, the root/bonus included)", .bold)
-        out += " · stopped: \(t.stopReason)\n"
+        out += wrap(paint("\(t.steps.count) steps, \(t.tokens.count) tokens, tau \(String(format: "%.2f", view.tau())) (tokens per step, the root/bonus included)", .bold)
+                    + " · stopped: \(t.stopReason)", indent: 4).joined(separator: "\n") + "\n"
         return out
     }
 

@@ -30,6 +30,14 @@ enum Toy {
         func decode(_ ids: [Int]) -> String { ids.map { Toy.pieces[$0] }.joined() }
     }
 
+    /// Texts `t0`...`t39` for a 40-token random model.
+    struct FakeTokenizer40: Tokenizer {
+        var vocabularySize: Int { 40 }
+        func encode(_ text: String, bos: Bool, eos: Bool) -> [Int] { [] }
+        func pieceBytes(_ id: Int, after previous: Int) -> [UInt8] { Array("t\(id)".utf8) }
+        func decode(_ ids: [Int]) -> String { ids.map { "t\($0)" }.joined() }
+    }
+
     static func node(_ token: Int, parent: Int, depth: Int, rank: Int, q: Float, p: Float, _ outcome: NodeOutcome,
                      threshold: Float? = nil) -> NodeRecord {
         NodeRecord(node: DraftNode(token: token, parent: parent, depth: depth, rank: rank, draftProbability: q),
