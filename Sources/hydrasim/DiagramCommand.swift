@@ -19,7 +19,7 @@ struct DiagramCommand: ParsableCommand {
         """
     )
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case dot, svg, png, pdf }
+    enum Format: String, CaseIterable { case dot, svg, png, pdf }
 
     @Option(name: .long, help: "A trace JSON file (from `hydrasim trace`).")
     var trace: String
@@ -28,7 +28,7 @@ struct DiagramCommand: ParsableCommand {
     var step = 1
 
     @Option(name: .long, help: "dot, svg, png or pdf.")
-    var format: Format = .svg
+    var format = "svg"
 
     @Option(name: .long, help: "A second trace of the same prompt: draw both decoders' step side by side.")
     var contrast: String?
@@ -40,11 +40,15 @@ struct DiagramCommand: ParsableCommand {
     var out: String
 
     func validate() throws {
+        if Format(rawValue: format) == nil { throw CLIError("--format must be dot, svg, png or pdf, got '\(format)'") }
         if step < 1 { throw CLIError("--step must be at least 1, got \(step)") }
         if mask && contrast != nil { throw CLIError("--mask and --contrast draw different pictures: give one of them") }
     }
 
     func run() throws {
+        for path in [trace] + (contrast.map { [$0] } ?? []) where !FileManager.default.fileExists(atPath: path) {
+            throw CLIError("\(path): no such trace file (write one with `hydrasim trace --out DIR`)")
+        }
         let view = TraceView(try DecodingTrace.read(trace))
         let dot: String
         if let contrast {
@@ -59,7 +63,7 @@ struct DiagramCommand: ParsableCommand {
             dot = StepDiagram.dot(try view.step(step))
         }
         let data: Data
-        switch format {
+        switch Format(rawValue: format)! {
         case .dot: data = Data(dot.utf8)
         case .svg: data = try GraphvizRenderer.shared.render(dot, format: .svg)
         case .png: data = try GraphvizRenderer.shared.render(dot, format: .png)
