@@ -25,9 +25,11 @@ public enum HTML {
     /// several diagrams on one page do not collide.
     public static func inlineSVG(_ svg: String, idPrefix: String) -> String {
         guard let start = svg.range(of: "<svg") else { return "" }
-        var body = String(svg[start.lowerBound...])
-        while let open = body.range(of: "<!--"), let close = body.range(of: "-->", range: open.upperBound..<body.endIndex) {
-            body.removeSubrange(open.lowerBound..<close.upperBound)
+        // One pass over the comments (Graphviz writes one per node and edge; removing them one by one is quadratic).
+        let pieces = String(svg[start.lowerBound...]).components(separatedBy: "<!--")
+        var body = pieces[0]
+        for piece in pieces.dropFirst() {
+            if let close = piece.range(of: "-->") { body += piece[close.upperBound...] }
         }
         body = body.replacingOccurrences(of: " xmlns=\"http://www.w3.org/2000/svg\"", with: "")
             .replacingOccurrences(of: " xmlns:xlink=\"http://www.w3.org/1999/xlink\"", with: "")
@@ -98,7 +100,7 @@ public struct StepThroughPage: Sendable {
         h += "<div class=\"controls\"><button id=\"prev\" type=\"button\">◀ previous</button>"
         h += "<input id=\"slider\" type=\"range\" min=\"1\" max=\"\(max(stepCount, 1))\" value=\"1\" aria-label=\"step\">"
         h += "<button id=\"next\" type=\"button\">next ▶</button> <span id=\"where\">step 1 of \(stepCount)</span>"
-        h += " <span class=\"hint\">(← → keys)</span></div>\n"
+        h += " <span class=\"hint\">(← → keys; link to a step with #step=N&amp;view=contrast|run0|run1|mask)</span></div>\n"
         // Emitted text per run, token by token.
         h += "<div class=\"texts\">\n"
         for (r, run) in runs.enumerated() {
@@ -248,7 +250,8 @@ public struct StepThroughPage: Sendable {
         a.addEventListener('click', function (e) { e.preventDefault(); show(Number(a.dataset.goto)); window.scrollTo(0, 0); });
       });
       const first = document.querySelector('.tab');
-      if (first) view(first.dataset.view);
+      const wanted = (location.hash.match(/view=([a-z0-9]+)/) || [])[1];
+      if (wanted && document.getElementById('view-' + wanted)) view(wanted); else if (first) view(first.dataset.view);
       const fromHash = Number((location.hash.match(/step=(\\d+)/) || [])[1]);
       show(fromHash || 1);
     })();
