@@ -25,19 +25,29 @@ public enum DOT {
     }
 
     /// A double-quoted DOT string whose text Graphviz shows literally: `"` and `\` are escaped (so `\n`, `\l`, `\N`
-    /// and friends are not interpreted) and newlines are written as `\n` escapes.
+    /// and friends in the text are not interpreted), `&` is `&amp;` (so entities are not decoded), and newline
+    /// characters become `\n` line breaks.
     public static func quoted(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
+            // Graphviz decodes HTML entities in ordinary labels too (`&amp;` shows as `&`).
+            case "&": out += "&amp;"
             case "\n": out += "\\n"
             case "\r": out += ""
             default: out.unicodeScalars.append(scalar)
             }
         }
         return out + "\""
+    }
+}
+
+extension DOT {
+    /// A double-quoted DOT string of left-justified lines (each ends with `\l`), every line escaped as `quoted` does.
+    public static func leftJustified(_ lines: [String]) -> String {
+        "\"" + lines.map { String(quoted($0).dropFirst().dropLast()) + "\\l" }.joined() + "\""
     }
 }
 
@@ -104,7 +114,7 @@ public enum StepDiagram {
         var lines: [String] = []
         lines.append("digraph step_\(step.number) {")
         lines += header()
-        lines.append("  graph [labelloc=t, labeljust=l, label=<\(titleTable(step))>];")
+        lines.append("  graph [labelloc=t, labeljust=l, fontsize=12, label=\(DOT.leftJustified(titleLines(step)))];")
         lines += body(step, prefix: "n", repeated: [], options: options, indent: "  ")
         lines.append("}")
         return lines.joined(separator: "\n") + "\n"
@@ -119,32 +129,26 @@ public enum StepDiagram {
         ]
     }
 
-    /// The title and legend table of a single-step diagram.
-    static func titleTable(_ step: StepView) -> String {
+    /// The title and legend of a single-step diagram, as plain lines (libgvc 2.42 leaks about 20 KB per layout for
+    /// an HTML-like table label, so the legend is words, not coloured cells).
+    static func titleLines(_ step: StepView) -> [String] {
         let settings = step.view.trace.settings
-        var rows = "<table border=\"0\" cellborder=\"0\" cellspacing=\"2\" cellpadding=\"2\">"
-        rows += "<tr><td align=\"left\" colspan=\"6\"><font point-size=\"14\"><b>Step \(step.number) · \(DOT.html(step.decoder)) · \(DOT.html(step.rule))</b></font></td></tr>"
         let accepted = step.emittedTexts.map { TokenText.quoted($0) }.joined(separator: " ")
-        rows += "<tr><td align=\"left\" colspan=\"6\">tree \(DOT.html(settings.tree)) · \(step.nodes.count) nodes verified · tau \(step.tau): \(DOT.html(TokenText.truncated(accepted, to: 80)))</td></tr>"
-        rows += "<tr>" + legendCells(rule: step.rule, repeats: false) + "</tr>"
-        rows += "<tr><td align=\"left\" colspan=\"6\"><font point-size=\"9\">#i node index (as in the mask) · q = draft probability (head) · p = base probability · edge rN = rank N among its head's guesses</font></td></tr>"
-        return rows + "</table>"
+        return [
+            "Step \(step.number) · \(step.decoder) · \(step.rule) · tree \(settings.tree) · \(step.nodes.count) nodes verified",
+            "tau \(step.tau): " + TokenText.truncated(accepted, to: 90),
+            legend(rule: step.rule, repeats: false),
+            "#i node index (as in the mask) · q draft probability (head) · p base probability · edge rN: rank N among its head's guesses",
+        ]
     }
 
-    /// Legend cells, one per kind of node that can appear.
-    static func legendCells(rule: String, repeats: Bool) -> String {
-        var outcomes: [NodeOutcome] = [.accepted]
-        if rule == "typical" { outcomes.append(.passed) }
-        outcomes += [.rejected, .notReached]
-        var cells = outcomes.map { o -> String in
-            let s = Palette.style(o)
-            return "<td border=\"1\" color=\"\(s.border)\" bgcolor=\"\(s.fill)\"><font color=\"\(s.font)\">\(DOT.html(Palette.name(o)))</font></td>"
-        }
-        cells.append("<td border=\"1\" color=\"\(Palette.bonus.border)\" bgcolor=\"\(Palette.bonus.fill)\"><font color=\"\(Palette.bonus.font)\">bonus: base model's next token</font></td>")
-        if repeats {
-            cells.append("<td border=\"1\" color=\"\(Palette.repeatBorder)\"><font color=\"\(Palette.repeatBorder)\">orange border: same token, same depth, other parent</font></td>")
-        }
-        return cells.joined()
+    /// What the colours and shapes mean.
+    static func legend(rule: String, repeats: Bool) -> String {
+        var parts = ["green bold: accepted"]
+        if rule == "typical" { parts.append("yellow: passed, a longer path won") }
+        parts += ["red: rejected", "grey dashed: not reached", "blue dashed: bonus (the base model's next token)"]
+        if repeats { parts.append("orange double border: same token at the same depth under another parent") }
+        return parts.joined(separator: " · ")
     }
 
     /// Node and edge statements for `step`, node ids prefixed by `prefix`; `repeated` nodes get an orange double border.
@@ -154,18 +158,16 @@ public enum StepDiagram {
         let onPath = Set(step.record.acceptedPath)
         for (i, node) in nodes.enumerated() {
             let s = Palette.style(node.outcome)
-            let token = DOT.html(TokenText.truncated(TokenText.quoted(step.text(i)), to: options.maxTokenCharacters))
+            // Plain (not HTML-like) labels: libgvc 2.42 leaks about 460 bytes per HTML-like label per layout.
+            let token = TokenText.truncated(TokenText.quoted(step.text(i)), to: options.maxTokenCharacters)
             var label: String
             var extra = ""
             if i == 0 {
-                let context = step.contextText(tokens: options.contextTokens)
-                label = "<font point-size=\"8\" color=\"#555555\">\(DOT.html(context))</font><br/>"
-                label += "<b>\(token)</b><br/><font point-size=\"8\">#0 root · p \(ProbabilityText.format(node.baseProbability))</font>"
+                label = step.contextText(tokens: options.contextTokens) + "\n" + token + "\n#0 root · p \(ProbabilityText.format(node.baseProbability))"
                 extra = ", peripheries=2"
             } else {
-                label = "<b>\(token)</b><br/><font point-size=\"8\">#\(i) · q \(ProbabilityText.format(node.draftProbability)) · p \(ProbabilityText.format(node.baseProbability))"
+                label = token + "\n#\(i) · q \(ProbabilityText.format(node.draftProbability)) · p \(ProbabilityText.format(node.baseProbability))"
                 if let bar = node.threshold { label += " · bar \(ProbabilityText.format(bar))" }
-                label += "</font>"
             }
             var border = s.border
             var penwidth = s.penwidth
@@ -175,7 +177,7 @@ public enum StepDiagram {
                 extra += ", peripheries=2"
             }
             let style = s.style.isEmpty ? "rounded,filled" : "rounded,filled,\(s.style)"
-            lines.append("\(indent)\(prefix)\(i) [label=<\(label)>, style=\"\(style)\", fillcolor=\"\(s.fill)\", color=\"\(border)\", fontcolor=\"\(s.font)\", penwidth=\(penwidth)\(extra)];")
+            lines.append("\(indent)\(prefix)\(i) [label=\(DOT.quoted(label)), style=\"\(style)\", fillcolor=\"\(s.fill)\", color=\"\(border)\", fontcolor=\"\(s.font)\", penwidth=\(penwidth)\(extra)];")
         }
         // Edges in reverse order: dot lays LR graphs out top-to-bottom and rotates, so this puts rank 0 on top.
         for (i, node) in nodes.enumerated().reversed() where node.parent >= 0 {
@@ -185,9 +187,9 @@ public enum StepDiagram {
         }
         if options.showBonus, let last = step.record.acceptedPath.last {
             let b = Palette.bonus
-            let token = DOT.html(TokenText.truncated(TokenText.quoted(step.bonusText), to: options.maxTokenCharacters))
-            let label = "<font point-size=\"8\">bonus</font><br/><b>\(token)</b><br/><font point-size=\"8\">p \(ProbabilityText.format(step.record.bonusProbability))</font>"
-            lines.append("\(indent)\(prefix)bonus [label=<\(label)>, style=\"rounded,filled,\(b.style)\", fillcolor=\"\(b.fill)\", color=\"\(b.border)\", fontcolor=\"\(b.font)\", penwidth=\(b.penwidth)];")
+            let token = TokenText.truncated(TokenText.quoted(step.bonusText), to: options.maxTokenCharacters)
+            let label = "bonus\n" + token + "\np \(ProbabilityText.format(step.record.bonusProbability))"
+            lines.append("\(indent)\(prefix)bonus [label=\(DOT.quoted(label)), style=\"rounded,filled,\(b.style)\", fillcolor=\"\(b.fill)\", color=\"\(b.border)\", fontcolor=\"\(b.font)\", penwidth=\(b.penwidth)];")
             lines.append("\(indent)\(prefix)\(last) -> \(prefix)bonus [style=dashed, color=\"\(b.border)\", label=\"next\", fontcolor=\"\(b.border)\"];")
         }
         return lines
@@ -201,12 +203,12 @@ public enum ContrastDiagram {
     public static func dot(_ a: StepView, _ b: StepView, options: StepDiagram.Options = StepDiagram.Options()) -> String {
         var lines = ["digraph contrast_\(a.number) {"]
         lines += StepDiagram.header()
-        lines.append("  graph [labelloc=t, labeljust=l, label=<\(titleTable(a, b))>];")
+        lines.append("  graph [labelloc=t, labeljust=l, fontname=\"Courier\", fontsize=11, label=\(DOT.leftJustified(titleLines(a, b)))];")
         for (side, step) in [("a", a), ("b", b)] {
             lines.append("  subgraph cluster_\(side) {")
             let repeated = step.repeatedNodes
             let title = "\(step.decoder) · step \(step.number) · tau \(step.tau) · \(repeated.count) repeated"
-            lines.append("    graph [label=\(DOT.quoted(title)), labelloc=t, fontsize=13, style=\"rounded\", color=\"#bbbbbb\"];")
+            lines.append("    graph [label=\(DOT.quoted(title)), labelloc=t, fontname=\"Helvetica\", fontsize=13, style=\"rounded\", color=\"#bbbbbb\"];")
             lines += StepDiagram.body(step, prefix: side, repeated: repeated, options: options, indent: "    ")
             lines.append("  }")
         }
@@ -218,40 +220,39 @@ public enum ContrastDiagram {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Title, legend and the per-depth summary table.
-    static func titleTable(_ a: StepView, _ b: StepView) -> String {
-        var rows = "<table border=\"0\" cellborder=\"0\" cellspacing=\"2\" cellpadding=\"2\">"
-        rows += "<tr><td align=\"left\" colspan=\"7\"><font point-size=\"14\"><b>Step \(a.number): \(DOT.html(a.decoder)) vs \(DOT.html(b.decoder)) · \(DOT.html(a.rule))</b></font></td></tr>"
-        let note: String
+    /// Title, legend and the per-depth summary table, as plain lines in a monospaced font.
+    static func titleLines(_ a: StepView, _ b: StepView) -> [String] {
+        var lines = ["Step \(a.number): \(a.decoder) (left) vs \(b.decoder) (right) · \(a.rule)"]
         if a.record.prefixLength == b.record.prefixLength && a.previousTexts == b.previousTexts {
-            note = "same prefix (\(a.record.prefixLength) tokens cached before the root)"
+            lines.append("same prefix (\(a.record.prefixLength) tokens cached before the root)")
         } else {
-            note = "prefixes differ: \(a.decoder) has \(a.record.prefixLength) tokens cached, \(b.decoder) \(b.record.prefixLength) (earlier steps accepted different lengths)"
+            lines.append("prefixes differ: \(a.decoder) has \(a.record.prefixLength) tokens cached, \(b.decoder) \(b.record.prefixLength) (earlier steps accepted different lengths)")
         }
-        rows += "<tr><td align=\"left\" colspan=\"7\">\(DOT.html(note))</td></tr>"
-        rows += "<tr>" + StepDiagram.legendCells(rule: a.rule == b.rule ? a.rule : "typical", repeats: true) + "</tr>"
-        rows += "<tr><td colspan=\"7\" align=\"left\">" + summaryTable(a, b) + "</td></tr>"
-        return rows + "</table>"
+        lines.append(StepDiagram.legend(rule: a.rule == b.rule ? a.rule : "typical", repeats: true))
+        lines.append("")
+        lines += summaryLines(a, b)
+        return lines
     }
 
-    /// Per depth: nodes, accepted and repeated, for each side.
-    static func summaryTable(_ a: StepView, _ b: StepView) -> String {
+    /// Per depth: nodes, accepted and repeated, for each side, as aligned text columns.
+    static func summaryLines(_ a: StepView, _ b: StepView) -> [String] {
         let sa = Repetition.summary(a.nodes), sb = Repetition.summary(b.nodes)
         let depth = max(sa.count, sb.count)
-        var t = "<table border=\"0\" cellborder=\"1\" cellspacing=\"0\" cellpadding=\"3\" color=\"#999999\">"
-        t += "<tr><td rowspan=\"2\"><b>depth</b></td><td colspan=\"3\"><b>\(DOT.html(a.decoder))</b></td><td colspan=\"3\"><b>\(DOT.html(b.decoder))</b></td></tr>"
-        t += "<tr>" + String(repeating: "<td>nodes</td><td>accepted</td><td>repeated</td>", count: 2) + "</tr>"
+        func col(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+        func name(_ text: String) -> String { let t = TokenText.truncated(text, to: 24); return t + String(repeating: " ", count: max(0, 24 - t.count)) }
+        var lines = ["depth   " + name(a.decoder) + "   " + name(b.decoder)]
+        lines.append("        nodes accepted repeated   nodes accepted repeated")
         func cells(_ s: [DepthSummary], _ d: Int) -> String {
-            guard d <= s.count else { return "<td>0</td><td>0</td><td>0</td>" }
-            let x = s[d - 1]
-            return "<td>\(x.nodes)</td><td>\(x.accepted)</td><td>\(x.repeated)</td>"
+            let x = d <= s.count ? s[d - 1] : DepthSummary(depth: d, nodes: 0, accepted: 0, repeated: 0)
+            return col("\(x.nodes)", 5) + col("\(x.accepted)", 9) + col("\(x.repeated)", 9)
         }
-        if depth >= 1 { for d in 1...depth { t += "<tr><td>\(d)</td>" + cells(sa, d) + cells(sb, d) + "</tr>" } }
+        if depth >= 1 { for d in 1...depth { lines.append(col("\(d)", 5) + "   " + cells(sa, d) + "   " + cells(sb, d)) } }
         func total(_ s: [DepthSummary]) -> String {
-            "<td><b>\(s.map(\.nodes).reduce(0, +))</b></td><td><b>\(s.map(\.accepted).reduce(0, +))</b></td><td><b>\(s.map(\.repeated).reduce(0, +))</b></td>"
+            col("\(s.map(\.nodes).reduce(0, +))", 5) + col("\(s.map(\.accepted).reduce(0, +))", 9) + col("\(s.map(\.repeated).reduce(0, +))", 9)
         }
-        t += "<tr><td><b>all</b></td>" + total(sa) + total(sb) + "</tr>"
-        return t + "</table>"
+        lines.append("  all   " + total(sa) + "   " + total(sb))
+        lines.append("  tau   " + col("\(a.tau)", 5) + String(repeating: " ", count: 21) + col("\(b.tau)", 5))
+        return lines
     }
 }
 

@@ -37,12 +37,18 @@ private func collectGraphvizMessage(_ message: UnsafeMutablePointer<CChar>?) -> 
 /// Graphviz's default ID discipline uses the address of an object's interned name as its ID, and orders
 /// subgraphs by ID: cluster order, and so the layout, then depend on where malloc put the names, and the same DOT
 /// renders differently from one call to the next. This discipline numbers names in the order they are first seen.
-private final class NameTable {
+final class NameTable {
     var ids: [String: IDTYPE] = [:]
     var names: [IDTYPE: UnsafeMutablePointer<CChar>] = [:]
     var nextAnonymous: IDTYPE = 1
+    /// Tables alive (opened by a graph and not yet closed): 0 between renders, or a graph was not freed.
+    nonisolated(unsafe) static var live = 0
 
-    deinit { for name in names.values { free(name) } }
+    init() { Self.live += 1 }
+    deinit {
+        for name in names.values { free(name) }
+        Self.live -= 1
+    }
 }
 
 private func idOpen(_ graph: UnsafeMutablePointer<Agraph_t>?, _ disc: UnsafeMutablePointer<Agdisc_t>?) -> UnsafeMutableRawPointer? {
@@ -191,14 +197,28 @@ public final class GraphvizRenderer: @unchecked Sendable {
         return Data(bytes: buffer, count: Int(length))
     }
 
+    /// Graphs read and not yet closed (read under the render lock): 0 unless a render leaked its graph.
+    static func openGraphs() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return NameTable.live
+    }
+
     /// Renders to a string (SVG).
     public func svg(_ dot: String) throws -> String {
         String(decoding: try render(dot, format: .svg), as: UTF8.self)
     }
 }
 
-/// The process's resident memory, for leak measurements.
+/// The process's memory, for leak measurements.
 public enum ProcessMemory {
+    /// Bytes malloc has handed out and not had back (glibc `mallinfo2`: `uordblks + hblkhd`): grows only with what is
+    /// still allocated, unlike the resident size, which also holds freed memory malloc keeps for reuse.
+    public static func heapInUseBytes() -> Int {
+        let info = mallinfo2()
+        return Int(info.uordblks) + Int(info.hblkhd)
+    }
+
     /// Resident set size in bytes (from `/proc/self/statm`), or nil where that file does not exist.
     public static func residentBytes() -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }

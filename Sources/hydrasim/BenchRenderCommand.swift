@@ -39,8 +39,12 @@ struct BenchRenderCommand: ParsableCommand {
         var residentBytesBefore: Int
         var residentBytesAfter: Int
         var growthBytesPerRender: Double
+        var heapInUseBytesBefore: Int
+        var heapInUseBytesAfter: Int
+        var heapGrowthBytesPerRender: Double
         var freshContextRenders: Int
         var freshContextGrowthBytesPerRender: Double?
+        var freshContextHeapGrowthBytesPerRender: Double?
     }
 
     func validate() throws {
@@ -75,28 +79,39 @@ struct BenchRenderCommand: ParsableCommand {
         // Memory: warm up, then many renders of the same step in one process.
         for _ in 0..<20 { _ = try renderer.render(dot, format: .svg) }
         let before = ProcessMemory.residentBytes() ?? 0
+        let heapBefore = ProcessMemory.heapInUseBytes()
         for _ in 0..<renders { _ = try renderer.render(dot, format: .svg) }
         let after = ProcessMemory.residentBytes() ?? 0
+        let heapAfter = ProcessMemory.heapInUseBytes()
         var freshGrowth: Double?
+        var freshHeapGrowth: Double?
         if freshRenders > 0 {
             let fresh = GraphvizRenderer(freshContextPerRender: true)
             for _ in 0..<5 { _ = try fresh.render(dot, format: .svg) }
             let b = ProcessMemory.residentBytes() ?? 0
+            let h = ProcessMemory.heapInUseBytes()
             for _ in 0..<freshRenders { _ = try fresh.render(dot, format: .svg) }
             freshGrowth = Double((ProcessMemory.residentBytes() ?? 0) - b) / Double(freshRenders)
+            freshHeapGrowth = Double(ProcessMemory.heapInUseBytes() - h) / Double(freshRenders)
         }
         let report = Report(trace: trace, tree: view.trace.settings.tree, nodes: try view.step(step).nodes.count, step: step,
                             svgMillisecondsMedian: svgMs, pngMillisecondsMedian: pngMs, svgBytes: svg.count, pngBytes: png.count,
                             htmlSteps: views.map(\.stepCount).max() ?? 0, htmlDiagrams: diagrams, htmlSeconds: htmlSeconds,
                             htmlBytes: html.utf8.count, renders: renders, residentBytesBefore: before, residentBytesAfter: after,
-                            growthBytesPerRender: Double(after - before) / Double(renders), freshContextRenders: freshRenders,
-                            freshContextGrowthBytesPerRender: freshGrowth)
+                            growthBytesPerRender: Double(after - before) / Double(renders),
+                            heapInUseBytesBefore: heapBefore, heapInUseBytesAfter: heapAfter,
+                            heapGrowthBytesPerRender: Double(heapAfter - heapBefore) / Double(renders), freshContextRenders: freshRenders,
+                            freshContextGrowthBytesPerRender: freshGrowth, freshContextHeapGrowthBytesPerRender: freshHeapGrowth)
         if format == .json { return try printJSON(report) }
         print(String(format: "step %d of %@ (%@, %d nodes): SVG %.1f ms, PNG %.1f ms (median of %d)", step, trace, report.tree, report.nodes,
                      svgMs, pngMs, repeats))
         print(String(format: "HTML for %d steps (%d diagrams): %.2f s, %d bytes", report.htmlSteps, diagrams, htmlSeconds, report.htmlBytes))
         print(String(format: "resident memory over %d renders: %+.1f MB (%.0f bytes per render)", renders,
                      Double(after - before) / 1e6, report.growthBytesPerRender))
-        if let freshGrowth { print(String(format: "with a fresh context per render: %.0f bytes per render", freshGrowth)) }
+        print(String(format: "heap in use over %d renders: %+.1f MB (%.0f bytes per render)", renders,
+                     Double(heapAfter - heapBefore) / 1e6, report.heapGrowthBytesPerRender))
+        if let freshGrowth, let freshHeapGrowth {
+            print(String(format: "with a fresh context per render: resident %.0f, heap %.0f bytes per render", freshGrowth, freshHeapGrowth))
+        }
     }
 }

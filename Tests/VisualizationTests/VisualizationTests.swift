@@ -62,6 +62,7 @@ struct VisualizationTests {
         #expect(TokenText.quoted("") == "\"\"")
         #expect(DOT.html("<a & \"b\"> \\N") == "&lt;a &amp; &quot;b&quot;&gt; \\\\N")
         #expect(DOT.quoted("say \"hi\"\n\\") == "\"say \\\"hi\\\"\\n\\\\\"")
+        #expect(DOT.quoted("&amp; &#92;") == "\"&amp;amp; &amp;#92;\"")
     }
 
     @Test("the text trace shows the tree, outcomes, accepted path, bonus and emitted text; colour only when asked")
@@ -191,6 +192,8 @@ struct VisualizationTests {
         }
         let ok = try GraphvizRenderer.shared.render("digraph { a -> b }", format: .svg)
         #expect(SVGScan.scan(ok)?.nodeGroups.sorted() == ["a", "b"])
+        // Every graph read was closed again (its name table freed), including the one that failed to lay out.
+        #expect(GraphvizRenderer.openGraphs() == 0)
     }
 
     @Test("the same DOT renders to the same bytes every time (clusters included), shared or fresh context")
@@ -220,7 +223,13 @@ struct VisualizationTests {
         #expect(dot.contains("subgraph cluster_a {") && dot.contains("subgraph cluster_b {"))
         let orange = dot.split(separator: "\n").filter { $0.contains("color=\"\(Palette.repeatBorder)\"") && $0.contains("[label=") }
         #expect(orange.map { $0.trimmingCharacters(in: .whitespaces).split(separator: " ")[0] } == ["a3", "a4"])
-        #expect(dot.contains("<tr><td>2</td><td>2</td><td>0</td><td>2</td><td>3</td><td>1</td><td>0</td></tr>"))
+        // The per-depth table in the title: depth, then nodes/accepted/repeated for each side.
+        let title = try #require(dot.split(separator: "\n").first { $0.contains("graph [labelloc=t") })
+        let rows = title.components(separatedBy: "\\l").map { $0.split(separator: " ").map(String.init) }
+        #expect(rows.contains(["1", "2", "1", "0", "2", "1", "0"]))
+        #expect(rows.contains(["2", "2", "0", "2", "3", "1", "0"]))
+        #expect(rows.contains(["3", "0", "0", "0", "3", "0", "0"]))
+        #expect(rows.contains(["all", "4", "1", "2", "8", "2", "0"]))
         #expect(dot.contains("prefixes differ"))
         let svg = try GraphvizRenderer.shared.render(dot, format: .svg)
         let scan = try #require(SVGScan.scan(svg))
