@@ -53,6 +53,7 @@ extension DOT {
 
 /// How each outcome is drawn: one palette for diagrams, legends and the HTML page.
 public enum Palette {
+    /// Fill, border and font colours, DOT style words and border width of one kind of node.
     public struct Style: Sendable {
         public var fill: String
         public var border: String
@@ -62,6 +63,7 @@ public enum Palette {
         public var penwidth: String
     }
 
+    /// The look of a node with `outcome`.
     public static func style(_ outcome: NodeOutcome) -> Style {
         switch outcome {
         case .accepted: Style(fill: "#b7e4c7", border: "#1b7a43", font: "#0b3d20", style: "bold", penwidth: "2.5")
@@ -71,9 +73,11 @@ public enum Palette {
         }
     }
 
+    /// The look of the bonus node (the base model's own next token).
     public static let bonus = Style(fill: "#cfe0ff", border: "#1d4ed8", font: "#0b2a6f", style: "dashed", penwidth: "1.8")
     /// Border of a node that repeats a same-depth token under another parent (contrast diagrams).
     public static let repeatBorder = "#e8590c"
+    /// Colour of edges on the accepted path, and of the others.
     public static let acceptedEdge = "#1b7a43"
     public static let edge = "#8a8a8a"
 

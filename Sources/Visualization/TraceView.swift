@@ -110,10 +110,15 @@ public struct StepView: Sendable {
     /// 0-based index into the trace's steps.
     public let index: Int
 
+    /// The step as recorded by the decoder.
     public var record: StepRecord { view.trace.steps[index] }
+    /// The step's number (1-based).
     public var number: Int { record.step }
+    /// The drafted tree, root first, parents before children.
     public var nodes: [NodeRecord] { record.nodes }
+    /// The decoder that drafted the step (`medusa`, `hydra`, `hydra++`, `ar`).
     public var decoder: String { view.decoder }
+    /// The acceptance rule's name (`greedy`, `typical`, `sample`).
     public var rule: String { view.trace.settings.rule.name }
     /// Tokens this step emitted (its tau).
     public var tau: Int { record.emitted.count }
