@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "LanguageModel", targets: ["LanguageModel"]),
         .library(name: "DraftHeads", targets: ["DraftHeads"]),
         .library(name: "Speculation", targets: ["Speculation"]),
+        .library(name: "Visualization", targets: ["Visualization"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,9 +32,11 @@ let package = Package(
         .target(name: "LanguageModel", dependencies: ["Numerics"]),
         .target(name: "DraftHeads", dependencies: ["LanguageModel", "Numerics"]),
         .target(name: "Speculation", dependencies: ["DraftHeads", "LanguageModel", "Numerics"]),
+        .target(name: "Visualization", dependencies: ["Speculation", "LanguageModel", "CGraphviz"]),
         .executableTarget(
             name: "hydrasim",
             dependencies: [
+                "Visualization",
                 "Speculation",
                 "DraftHeads",
                 "LanguageModel",
@@ -48,6 +51,7 @@ let package = Package(
         ),
         .testTarget(name: "DraftHeadsTests", dependencies: ["DraftHeads", "LanguageModel", "Numerics"]),
         .testTarget(name: "SpeculationTests", dependencies: ["Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
+        .testTarget(name: "VisualizationTests", dependencies: ["Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         // Runs the built `hydrasim` executable as a user would.
         .testTarget(name: "CommandLineTests", dependencies: ["hydrasim"]),
     ]

@@ -24,6 +24,18 @@ if [ -f "$house/model.bin" ]; then
   "$bin" generate --prompt "JULIET:" --temperature 0.8 --top-p 0.9 --seed 7 --max-tokens 120
 fi
 
+if [ -f "$house/medusa.heads" ] && [ -f "$house/hydra++.heads" ]; then
+  echo
+  echo "==> Speculative decoding, step by step: Medusa vs Hydra++ heads on the same prompt (mc_sim_7b_63 tree)."
+  echo "    Medusa's heads guess each position alone, so every parent gets the same children (orange: repeated);"
+  echo "    Hydra++'s heads see the path, so children follow their parent."
+  "$bin" trace --prompt "ROMEO:" --decoders medusa,hydra++ --steps 20
+else
+  echo
+  echo "==> (No shipped Medusa/Hydra++ heads in $house yet: 'hydrasim trace' needs medusa.heads and hydra++.heads;"
+  echo "    train them with '$bin train heads --kind medusa --out $house/medusa.heads' and '--kind hydra++'.)"
+fi
+
 echo
 echo "==> stories260K, a real third-party llama2.c checkpoint (Karpathy's tinyllamas, MIT)."
 echo "    It ships without its tokenizer, so these are token ids: the ids llama2.c's run.c prints with -t 0."

@@ -234,4 +234,45 @@ struct CommandLineTests {
         #expect(speedup > 2 && speedup < 3.04)
         try expectError(["cost", "--tau", "0.5"], "at least 1")
     }
+
+    @Test("trace and diagram: a short autoregressive trace, its diagrams, and one-line errors for bad input")
+    func traceAndDiagram() throws {
+        let folder = Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try expectError(["diagram", "--trace", folder.appendingPathComponent("none.json").path, "--out", folder.appendingPathComponent("x.svg").path],
+                        "none.json: no such trace file")
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("x.svg").path))
+        try expectError(["diagram", "--trace", Self.stories, "--out", folder.appendingPathComponent("x.svg").path], "not a HydraSim trace")
+        try expectError(["trace", "--prompt", "hi", "--decoders", "medusa,bogus"], "unknown decoder 'bogus'")
+        try expectError(["trace", "--prompt", "hi", "--decoders", "medusa", "--heads-dir", folder.path, "--out", folder.appendingPathComponent("r").path],
+                        "medusa.heads: no such heads file")
+
+        // The house model, no heads: three steps of one token each.
+        let out = folder.appendingPathComponent("run").path
+        let traced = try Self.run(["trace", "--prompt", "ROMEO:", "--decoders", "ar", "--steps", "3", "--out", out, "--color", "never"])
+        #expect(traced.status == 0, "\(traced.stderr)")
+        #expect(!traced.stdout.contains("\u{1B}["))
+        #expect(traced.stdout.contains("step 1 · ar · greedy · 1 node"))
+        #expect(traced.stdout.contains("index.html"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        #expect(files == ["ar", "ar.trace.json", "index.html", "mask.svg", "trace.txt"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out + "/ar").sorted()
+                == ["step-001.dot", "step-001.svg", "step-002.dot", "step-002.svg", "step-003.dot", "step-003.svg"])
+        try expectError(["trace", "--prompt", "ROMEO:", "--decoders", "ar", "--steps", "3", "--out", out], "already exists and is not empty")
+
+        let trace = out + "/ar.trace.json"
+        let svg = folder.appendingPathComponent("s.svg").path
+        let drawn = try Self.run(["diagram", "--trace", trace, "--step", "2", "--format", "svg", "--out", svg])
+        #expect(drawn.status == 0, "\(drawn.stderr)")
+        #expect(try String(contentsOfFile: svg, encoding: .utf8).contains("<svg"))
+        let png = folder.appendingPathComponent("s.png").path
+        #expect(try Self.run(["diagram", "--trace", trace, "--contrast", trace, "--step", "1", "--format", "png", "--out", png]).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: png)).prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+        let dot = folder.appendingPathComponent("m.dot").path
+        #expect(try Self.run(["diagram", "--trace", trace, "--mask", "--format", "dot", "--out", dot]).status == 0)
+        #expect(try String(contentsOfFile: dot, encoding: .utf8).hasPrefix("digraph mask {"))
+        try expectError(["diagram", "--trace", trace, "--step", "9", "--out", svg], "step 9 does not exist: the ar trace has steps 1...3")
+        try expectError(["diagram", "--trace", trace, "--format", "gif", "--out", svg], "--format must be dot, svg, png or pdf, got 'gif'")
+        try expectError(["diagram", "--trace", trace, "--out", folder.appendingPathComponent("no/x.svg").path], "does not exist")
+    }
 }

@@ -1,0 +1,170 @@
+import ArgumentParser
+import DraftHeads
+import Foundation
+import LanguageModel
+import Speculation
+import Visualization
+
+/// `hydrasim trace`: decode one prompt with several decoders, print the contrast, write diagrams and the HTML step-through.
+struct TraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace",
+        abstract: "Trace speculative decoding step by step: text traces, diagrams and an HTML step-through.",
+        discussion: """
+        Decodes --prompt with each decoder (medusa, hydra, hydra++ read <heads-dir>/<decoder>.heads; ar needs
+        no heads) for --steps steps, prints the text trace of step 1 (the contrast when two decoders are
+        given), and writes into --out (default Output/<timestamp>/), all at once (temporary folder, then rename):
+          <decoder>.trace.json          the trace (read by `hydrasim diagram`)
+          trace.txt                     text traces of every step
+          <decoder>/step-NNN.dot, .svg  each step's candidate tree
+          contrast-NNN.dot, .svg        the first two decoders' same step side by side
+          mask.svg                      the tree attention mask of step 1
+          index.html                    the step-through: open it in a browser (no network needed)
+        Example:
+          hydrasim trace --prompt "ROMEO:" --decoders medusa,hydra++ --steps 20
+        """
+    )
+
+    @Option(name: .long, help: "Prompt text (BOS is added).")
+    var prompt: String
+
+    @Option(name: .long, help: "Comma-separated decoders: ar, medusa, hydra, hydra++ (the first two are contrasted).")
+    var decoders = "medusa,hydra++"
+
+    @Option(name: .long, help: "Steps to trace per decoder (fewer if the model ends the text).")
+    var steps = 20
+
+    @Option(name: .long, help: "Output folder (must not exist, or be empty). Default: Output/<timestamp>/.")
+    var out: String?
+
+    @Option(name: .long, help: "Tree: mc_sim_7b_63, chain-N, fork-2x2, broom-3, binary-3, or a JSON file of rank paths.")
+    var tree = "mc_sim_7b_63"
+
+    @Option(name: .customLong("heads-dir"), help: "Folder with <decoder>.heads files. Default: the base model's folder.")
+    var headsDir: String?
+
+    @Option(name: .long, help: "Folder with the base model.bin and tokenizer.bin. Default: the shipped house model.")
+    var base: String?
+
+    @Option(name: .long, help: "Acceptance rule: greedy (output equals greedy decoding), typical (eps 0.09, delta 0.3, T 0.7; not distribution-preserving) or sample (lossless, T 1).")
+    var rule = "greedy"
+
+    @Option(name: .long, help: "Random seed (sampling rule).")
+    var seed: UInt64 = 42
+
+    @OptionGroup var terminal: TerminalOptions
+    @OptionGroup var threads: ThreadOptions
+
+    static let known = ["ar", "medusa", "hydra", "hydra++"]
+
+    var decoderList: [String] { decoders.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+
+    func validate() throws {
+        if steps < 1 { throw CLIError("--steps must be at least 1, got \(steps)") }
+        let list = decoderList
+        if list.isEmpty || list.contains(where: \.isEmpty) { throw CLIError("--decoders: give names separated by commas, e.g. medusa,hydra++") }
+        if let bad = list.first(where: { !Self.known.contains($0) }) {
+            throw CLIError("--decoders: unknown decoder '\(bad)' (known: \(Self.known.joined(separator: ", ")))")
+        }
+        if Set(list).count != list.count { throw CLIError("--decoders: a decoder is listed twice") }
+        if !["greedy", "typical", "sample"].contains(rule) { throw CLIError("--rule must be greedy, typical or sample, got \(rule)") }
+    }
+
+    var acceptanceRule: AcceptanceRule {
+        switch rule {
+        case "typical": .typical(TypicalAcceptance())
+        case "sample": .sample(SamplingTarget())
+        default: .greedy
+        }
+    }
+
+    func run() throws {
+        threads.apply()
+        let folder = try baseFolder()
+        let headsFolder = headsDir ?? folder
+        // Refuse an occupied output folder before spending time decoding.
+        let outFolder = out ?? defaultOut()
+        if out == nil { try? FileManager.default.createDirectory(atPath: "Output", withIntermediateDirectories: true) }
+        if let contents = try? FileManager.default.contentsOfDirectory(atPath: outFolder), !contents.isEmpty {
+            throw CLIError("\(outFolder) already exists and is not empty: choose another --out (nothing was written)")
+        }
+        let modelPath = "\(folder)/model.bin"
+        let weights = try Checkpoint.read(modelPath)
+        let tokenizer = try BPETokenizer(contentsOf: "\(folder)/tokenizer.bin", expectedVocabularySize: weights.config.vocabularySize)
+        let model = Transformer(weights: weights)
+        let promptTokens = tokenizer.encode(prompt, bos: true, eos: false)
+        try AutoregressiveGenerator(model: model).checkPrompt(promptTokens)
+        let fingerprint = Fingerprint.of(weights)
+
+        var views: [TraceView] = []
+        for name in decoderList {
+            let decoder: SpeculativeDecoder
+            var headsFile: String?
+            var candidate: CandidateTree?
+            if name == "ar" {
+                decoder = try SpeculativeDecoder.autoregressive(model: model, rule: acceptanceRule, seed: seed)
+            } else {
+                let path = "\(headsFolder)/\(name).heads"
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw CLIError("\(path): no such heads file (train one with `hydrasim train heads --kind \(name) --out \(path)`, or pass --heads-dir)")
+                }
+                let heads = try DraftHeadsFile.read(path, base: weights)
+                guard heads.config.kind.rawValue == name else {
+                    throw CLIError("\(path): holds \(heads.config.kind.rawValue) heads, not \(name)")
+                }
+                let t = try CandidateTree.load(tree, presetFolder: Fixtures.root.map { "\($0)/trees" }, maxDepth: heads.config.heads)
+                candidate = t
+                headsFile = URL(fileURLWithPath: path).lastPathComponent
+                decoder = try SpeculativeDecoder(model: model, heads: heads, tree: t, rule: acceptanceRule, seed: seed)
+            }
+            // A step emits at most depth + 1 tokens, so this many tokens take at least `steps` steps; extra steps are cut.
+            let depth = candidate?.depth ?? 0
+            let budget = min(steps * (depth + 1), weights.config.maxSequenceLength)
+            var result = try decoder.generate(prompt: promptTokens, maxTokens: budget)
+            let cut = result.steps.count > steps
+            if cut {
+                result.steps = Array(result.steps.prefix(steps))
+                result.tokens = result.steps.flatMap(\.emitted)
+            }
+            let settings = TraceSettings(model: URL(fileURLWithPath: modelPath).lastPathComponent, modelFingerprint: fingerprint,
+                                         heads: headsFile, headsKind: name == "ar" ? nil : name,
+                                         tree: name == "ar" ? "none" : tree, treeNodes: candidate?.nodeCount ?? 1,
+                                         rule: acceptanceRule, seed: seed, maxTokens: budget)
+            var trace = DecodingTrace(decoder: name, settings: settings, prompt: prompt, promptTokens: promptTokens, result: result,
+                                      tokenizer: tokenizer, timings: false)
+            if cut { trace.stopReason = "max_steps" }
+            views.append(TraceView(trace))
+        }
+
+        // Print step 1: the contrast of the first two decoders, or the one decoder's step.
+        let printer = terminal.textTrace
+        if views.count >= 2, views[0].stepCount >= 1, views[1].stepCount >= 1 {
+            print(printer.contrast(try views[0].step(1), try views[1].step(1)))
+        } else if let step = views[0].steps.first {
+            print(printer.step(step))
+        }
+        for view in views {
+            print(String(format: "%@: %d steps, %d tokens, tau %.2f", view.decoder, view.stepCount, view.trace.tokens.count, view.tau()))
+        }
+        let summary = try TraceBundle.write(views, to: outFolder, title: "HydraSim: \(TokenText.quoted(prompt)) · \(decoderList.joined(separator: " vs "))")
+        print("\nWrote \(summary.files.count) files to \(summary.folder)/")
+        print("Open the step-through in a browser: \(summary.html)")
+    }
+
+    func baseFolder() throws -> String {
+        if let base { return base }
+        guard let root = Fixtures.root, FileManager.default.fileExists(atPath: "\(root)/models/house/model.bin") else {
+            throw CLIError("no --base given and no shipped house model found (Fixtures/models/house/model.bin)")
+        }
+        return "\(root)/models/house"
+    }
+
+    /// `Output/<UTC timestamp>` in the current folder.
+    func defaultOut() -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        return "Output/trace-" + formatter.string(from: Date())
+    }
+}
