@@ -18,6 +18,7 @@ public final class DynamicTreeProposer: CandidateProposer {
     /// Children per expanded node and frontier nodes expanded per depth.
     public let width: Int
     public let depth: Int
+    public var maxDepth: Int { depth }
     let embedding: Tensor
     let inputs: [Tensor]                 // per head: (width, inputWidth)
     let activations: [HeadActivations]

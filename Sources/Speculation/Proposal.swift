@@ -31,6 +31,8 @@ public protocol CandidateProposer: AnyObject {
     var maxNodeCount: Int { get }
     /// What the tree is, for traces and reports (`mc_sim_7b_63`, `dynamic:24`, ...).
     var treeName: String { get }
+    /// The deepest node a proposal can have (tokens per step are at most this plus one).
+    var maxDepth: Int { get }
     /// Drafts the nodes below `root` from the state `h (D)` the heads read. Root first, parents before
     /// children, siblings in rank order.
     func propose(root: Int, state h: UnsafePointer<Float>) -> [DraftNode]
@@ -49,6 +51,7 @@ public final class RootOnlyProposer: CandidateProposer {
     public init() {}
     public var maxNodeCount: Int { 1 }
     public var treeName: String { "none" }
+    public var maxDepth: Int { 0 }
     public func propose(root: Int, state h: UnsafePointer<Float>) -> [DraftNode] {
         [DraftNode(token: root, parent: -1, depth: 0, rank: 0, draftProbability: 1)]
     }
@@ -65,6 +68,7 @@ public final class TreeProposer: CandidateProposer {
     public let tree: CandidateTree
     public let treeName: String
     public var maxNodeCount: Int { tree.nodeCount }
+    public var maxDepth: Int { tree.depth }
     let template: AttentionMask.TreeTemplate
     let embedding: Tensor
     /// Candidates kept per expanded node: the largest rank in the tree plus one.

@@ -159,18 +159,18 @@ struct BenchCommand: ParsableCommand {
             throw CLIError("the benchmark takes its prompts from the validation split, which needs a tokenizer: pass --tokenizer")
         }
         let data = TrainingData(text: try CorpusCheck.read(try baseOptions.corpusPath()), tokenizer: tokenizer)
-        let speculation = try SpeculationOptions.parse([])
+        let verification = try VerificationOptions.parse([])
         let treeList = trees.map { $0.split(separator: ",").map(String.init) } ?? [tree]
         var configurations = [BenchConfiguration(label: "ar", decoder: .ar, headsPath: nil, tree: "none", speculative: nil, treeNodes: 1, draftRows: [])]
         for spec in specs where spec != "ar" {
             let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
             guard let name = DecoderName(rawValue: parts[0]) else { throw CLIError("--decoders: unknown decoder '\(parts[0])' (ar, medusa, hydra, hydra++)") }
-            var options = speculation
-            options.heads = parts.count == 2 ? parts[1] : nil
-            guard let heads = try options.loadHeads(for: name, checkpoint: checkpoint, model: transformer) else { continue }
+            let path = parts.count == 2 ? parts[1]
+                : URL(fileURLWithPath: checkpoint).deletingLastPathComponent().appendingPathComponent("\(name.rawValue).heads").path
+            let heads = try loadHeads(path, for: name, model: transformer)
             let label = parts.count == 2 ? URL(fileURLWithPath: parts[1]).deletingPathExtension().lastPathComponent : name.rawValue
             for treeSpec in treeList {
-                let proposer = try options.proposer(heads: heads.set, model: transformer, tree: treeSpec)
+                let proposer = try verification.proposer(heads: heads.set, model: transformer, tree: treeSpec)
                 let decoder = try SpeculativeDecoder(model: transformer, heads: heads.set, proposer: proposer)
                 configurations.append(BenchConfiguration(label: label, decoder: name, headsPath: heads.path, tree: proposer.treeName,
                                                          speculative: decoder, treeNodes: proposer.maxNodeCount,

@@ -146,7 +146,7 @@ struct GenerateCommand: ParsableCommand {
 
     /// Decoding through `SpeculativeDecoder` (any decoder, ar included when a trace is wanted).
     func runSpeculative(_ transformer: Transformer, checkpoint: String, tokenizer: BPETokenizer?, promptTokens: [Int]) throws {
-        let rule = try speculation.acceptanceRule(sampling)
+        let rule = try speculation.verification.acceptanceRule(sampling)
         let made = try speculation.makeDecoder(speculation.decoder, model: transformer, checkpoint: checkpoint, rule: rule, seed: sampling.seed)
         let decoder = made.decoder
         if trace != nil && tokenizer == nil { throw CLIError("--trace needs a tokenizer for token texts: pass --tokenizer") }

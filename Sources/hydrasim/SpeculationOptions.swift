@@ -34,15 +34,9 @@ enum RuleName: String, ExpressibleByArgument, CaseIterable {
     case greedy, typical, sample
 }
 
-/// How speculative decoding drafts and verifies: decoder, heads, tree and acceptance rule (shared by
-/// `generate`, `bench` and `trace`).
-struct SpeculationOptions: ParsableArguments {
-    @Option(name: .long, help: "Decoder: ar (one token per pass), medusa, hydra or hydra++.")
-    var decoder: DecoderName = .ar
-
-    @Option(name: .long, help: "Draft heads file. Default: <decoder>.heads beside the checkpoint (the shipped house heads).")
-    var heads: String?
-
+/// How candidate trees are drawn and verified: the tree and the acceptance rule (shared by `generate`,
+/// `bench` and `trace`).
+struct VerificationOptions: ParsableArguments {
     @Option(name: .long, help: "Candidate tree: mc_sim_7b_63, chain-N, fork-2x2, broom-3, binary-3, a JSON file of rank paths, or dynamic:N[:W] (N nodes per step, W children per expansion).")
     var tree = "mc_sim_7b_63"
 
@@ -74,27 +68,6 @@ struct SpeculationOptions: ParsableArguments {
         }
     }
 
-    /// The heads file for `decoder` (nil for ar): --heads, or `<decoder>.heads` beside the checkpoint.
-    func headsPath(for decoder: DecoderName, checkpoint: String) throws -> String? {
-        guard decoder != .ar else { return nil }
-        if let heads { return heads }
-        let beside = URL(fileURLWithPath: checkpoint).deletingLastPathComponent().appendingPathComponent("\(decoder.rawValue).heads").path
-        guard FileManager.default.fileExists(atPath: beside) else {
-            throw CLIError("no heads for --decoder \(decoder.rawValue): \(beside) does not exist; pass --heads FILE or train some with `hydrasim train heads --kind \(decoder.rawValue) --out \(beside)`")
-        }
-        return beside
-    }
-
-    /// Loads heads for `decoder` and checks that they fit the model and the decoder.
-    func loadHeads(for decoder: DecoderName, checkpoint: String, model: Transformer) throws -> (path: String, set: DraftHeadSet)? {
-        guard let path = try headsPath(for: decoder, checkpoint: checkpoint) else { return nil }
-        let set = try DraftHeadsFile.read(path, base: model.weights)
-        guard decoder.acceptsKinds.contains(set.config.kind) else {
-            throw CLIError("\(path) holds \(set.config.kind.rawValue) heads, which --decoder \(decoder.rawValue) cannot run (it needs \(decoder.acceptsKinds.map(\.rawValue).joined(separator: " or ")) heads)")
-        }
-        return (path, set)
-    }
-
     /// The proposer for `heads` and --tree (or `tree` when given).
     func proposer(heads: DraftHeadSet, model: Transformer, tree spec: String? = nil) throws -> CandidateProposer {
         let spec = spec ?? tree
@@ -115,14 +88,48 @@ struct SpeculationOptions: ParsableArguments {
         }
     }
 
-    /// A ready decoder (ar included) with what a trace needs to describe it.
-    func makeDecoder(_ decoder: DecoderName, model: Transformer, checkpoint: String, rule: AcceptanceRule, seed: UInt64,
-                     tree spec: String? = nil) throws -> (decoder: SpeculativeDecoder, heads: (path: String, set: DraftHeadSet)?) {
-        guard let heads = try loadHeads(for: decoder, checkpoint: checkpoint, model: model) else {
-            return (try SpeculativeDecoder.autoregressive(model: model, rule: rule, seed: seed), nil)
-        }
-        let proposer = try proposer(heads: heads.set, model: model, tree: spec)
-        return (try SpeculativeDecoder(model: model, heads: heads.set, proposer: proposer, rule: rule, seed: seed), heads)
+    /// A ready decoder: autoregressive when `heads` is nil, else speculative over --tree (or `tree`).
+    func makeDecoder(model: Transformer, heads: (path: String, set: DraftHeadSet)?, rule: AcceptanceRule, seed: UInt64,
+                     tree spec: String? = nil) throws -> SpeculativeDecoder {
+        guard let heads else { return try SpeculativeDecoder.autoregressive(model: model, rule: rule, seed: seed) }
+        return try SpeculativeDecoder(model: model, heads: heads.set, proposer: proposer(heads: heads.set, model: model, tree: spec), rule: rule, seed: seed)
+    }
+}
+
+/// Loads the heads at `path` for `decoder` and checks that they fit the model and the decoder.
+func loadHeads(_ path: String, for decoder: DecoderName, model: Transformer) throws -> (path: String, set: DraftHeadSet) {
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw CLIError("no heads for --decoder \(decoder.rawValue): \(path) does not exist; pass --heads FILE or train some with `hydrasim train heads --kind \(decoder.rawValue) --out \(path)`")
+    }
+    let set = try DraftHeadsFile.read(path, base: model.weights)
+    guard decoder.acceptsKinds.contains(set.config.kind) else {
+        throw CLIError("\(path) holds \(set.config.kind.rawValue) heads, which --decoder \(decoder.rawValue) cannot run (it needs \(decoder.acceptsKinds.map(\.rawValue).joined(separator: " or ")) heads)")
+    }
+    return (path, set)
+}
+
+/// Which decoder and heads `generate` runs, with the tree and rule.
+struct SpeculationOptions: ParsableArguments {
+    @Option(name: .long, help: "Decoder: ar (one token per pass), medusa, hydra or hydra++.")
+    var decoder: DecoderName = .ar
+
+    @Option(name: .long, help: "Draft heads file. Default: <decoder>.heads beside the checkpoint (the shipped house heads).")
+    var heads: String?
+
+    @OptionGroup var verification: VerificationOptions
+
+    /// The heads for `decoder` (nil for ar): --heads, or `<decoder>.heads` beside the checkpoint.
+    func loadHeads(for decoder: DecoderName, checkpoint: String, model: Transformer) throws -> (path: String, set: DraftHeadSet)? {
+        guard decoder != .ar else { return nil }
+        let path = heads ?? URL(fileURLWithPath: checkpoint).deletingLastPathComponent().appendingPathComponent("\(decoder.rawValue).heads").path
+        return try hydrasim.loadHeads(path, for: decoder, model: model)
+    }
+
+    /// A ready decoder (ar included) with the heads it runs.
+    func makeDecoder(_ decoder: DecoderName, model: Transformer, checkpoint: String, rule: AcceptanceRule, seed: UInt64)
+        throws -> (decoder: SpeculativeDecoder, heads: (path: String, set: DraftHeadSet)?) {
+        let heads = try loadHeads(for: decoder, checkpoint: checkpoint, model: model)
+        return (try verification.makeDecoder(model: model, heads: heads, rule: rule, seed: seed), heads)
     }
 }
 

@@ -37,25 +37,16 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .long, help: "Output folder (must not exist, or be empty). Default: Output/<timestamp>/.")
     var out: String?
 
-    @Option(name: .long, help: "Tree: mc_sim_7b_63, chain-N, fork-2x2, broom-3, binary-3, or a JSON file of rank paths.")
-    var tree = "mc_sim_7b_63"
-
     @Option(name: .customLong("heads-dir"), help: "Folder with <decoder>.heads files. Default: the base model's folder.")
     var headsDir: String?
 
     @Option(name: .long, help: "Folder with the base model.bin and tokenizer.bin. Default: the shipped house model.")
     var base: String?
 
-    @Option(name: .long, help: "Acceptance rule: greedy (output equals greedy decoding), typical (eps 0.09, delta 0.3, T 0.7; not distribution-preserving) or sample (lossless, T 1).")
-    var rule = "greedy"
-
-    @Option(name: .long, help: "Random seed (sampling rule).")
-    var seed: UInt64 = 42
-
+    @OptionGroup var verification: VerificationOptions
+    @OptionGroup var sampling: SamplingOptions
     @OptionGroup var terminal: TerminalOptions
     @OptionGroup var threads: ThreadOptions
-
-    static let known = ["ar", "medusa", "hydra", "hydra++"]
 
     var decoderList: [String] { decoders.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 
@@ -63,19 +54,8 @@ struct TraceCommand: ParsableCommand {
         if steps < 1 { throw CLIError("--steps must be at least 1, got \(steps)") }
         let list = decoderList
         if list.isEmpty || list.contains(where: \.isEmpty) { throw CLIError("--decoders: give names separated by commas, e.g. medusa,hydra++") }
-        if let bad = list.first(where: { !Self.known.contains($0) }) {
-            throw CLIError("--decoders: unknown decoder '\(bad)' (known: \(Self.known.joined(separator: ", ")))")
-        }
+        _ = try DecoderName.list(decoders, option: "--decoders")
         if Set(list).count != list.count { throw CLIError("--decoders: a decoder is listed twice") }
-        if !["greedy", "typical", "sample"].contains(rule) { throw CLIError("--rule must be greedy, typical or sample, got \(rule)") }
-    }
-
-    var acceptanceRule: AcceptanceRule {
-        switch rule {
-        case "typical": .typical(TypicalAcceptance())
-        case "sample": .sample(SamplingTarget())
-        default: .greedy
-        }
     }
 
     func run() throws {
@@ -94,31 +74,14 @@ struct TraceCommand: ParsableCommand {
         let model = Transformer(weights: weights)
         let promptTokens = tokenizer.encode(prompt, bos: true, eos: false)
         try AutoregressiveGenerator(model: model).checkPrompt(promptTokens)
-        let fingerprint = Fingerprint.of(weights)
 
+        let acceptanceRule = try verification.acceptanceRule(sampling)
         var views: [TraceView] = []
-        for name in decoderList {
-            let decoder: SpeculativeDecoder
-            var headsFile: String?
-            var candidate: CandidateTree?
-            if name == "ar" {
-                decoder = try SpeculativeDecoder.autoregressive(model: model, rule: acceptanceRule, seed: seed)
-            } else {
-                let path = "\(headsFolder)/\(name).heads"
-                guard FileManager.default.fileExists(atPath: path) else {
-                    throw CLIError("\(path): no such heads file (train one with `hydrasim train heads --kind \(name) --out \(path)`, or pass --heads-dir)")
-                }
-                let heads = try DraftHeadsFile.read(path, base: weights)
-                guard heads.config.kind.rawValue == name else {
-                    throw CLIError("\(path): holds \(heads.config.kind.rawValue) heads, not \(name)")
-                }
-                let t = try CandidateTree.load(tree, presetFolder: Fixtures.root.map { "\($0)/trees" }, maxDepth: heads.config.heads)
-                candidate = t
-                headsFile = URL(fileURLWithPath: path).lastPathComponent
-                decoder = try SpeculativeDecoder(model: model, heads: heads, tree: t, rule: acceptanceRule, seed: seed)
-            }
+        for name in try DecoderName.list(decoders, option: "--decoders") {
+            let heads = name == .ar ? nil : try loadHeads("\(headsFolder)/\(name.rawValue).heads", for: name, model: model)
+            let decoder = try verification.makeDecoder(model: model, heads: heads, rule: acceptanceRule, seed: sampling.seed)
             // A step emits at most depth + 1 tokens, so this many tokens take at least `steps` steps; extra steps are cut.
-            let depth = candidate?.depth ?? 0
+            let depth = heads.map { _ in decoder.proposer.maxDepth } ?? 0
             let budget = min(steps * (depth + 1), weights.config.maxSequenceLength)
             var result = try decoder.generate(prompt: promptTokens, maxTokens: budget)
             let cut = result.steps.count > steps
@@ -126,11 +89,8 @@ struct TraceCommand: ParsableCommand {
                 result.steps = Array(result.steps.prefix(steps))
                 result.tokens = result.steps.flatMap(\.emitted)
             }
-            let settings = TraceSettings(model: URL(fileURLWithPath: modelPath).lastPathComponent, modelFingerprint: fingerprint,
-                                         heads: headsFile, headsKind: name == "ar" ? nil : name,
-                                         tree: name == "ar" ? "none" : tree, treeNodes: candidate?.nodeCount ?? 1,
-                                         rule: acceptanceRule, seed: seed, maxTokens: budget)
-            var trace = DecodingTrace(decoder: name, settings: settings, prompt: prompt, promptTokens: promptTokens, result: result,
+            let settings = decoder.traceSettings(checkpoint: modelPath, headsPath: heads?.path, maxTokens: budget)
+            var trace = DecodingTrace(decoder: name.rawValue, settings: settings, prompt: prompt, promptTokens: promptTokens, result: result,
                                       tokenizer: tokenizer, timings: false)
             if cut { trace.stopReason = "max_steps" }
             views.append(TraceView(trace))

@@ -245,7 +245,7 @@ struct CommandLineTests {
         try expectError(["diagram", "--trace", Self.stories, "--out", folder.appendingPathComponent("x.svg").path], "not a HydraSim trace")
         try expectError(["trace", "--prompt", "hi", "--decoders", "medusa,bogus"], "unknown decoder 'bogus'")
         try expectError(["trace", "--prompt", "hi", "--decoders", "medusa", "--heads-dir", folder.path, "--out", folder.appendingPathComponent("r").path],
-                        "medusa.heads: no such heads file")
+                        "medusa.heads does not exist")
 
         // The house model, no heads: three steps of one token each.
         let out = folder.appendingPathComponent("run").path
