@@ -132,7 +132,10 @@ extension CandidateTree {
             if FileManager.default.fileExists(atPath: preset) { file = preset }
         }
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw TreeError("'\(spec)' is neither a tree file nor a known tree (chain-N, \(presetNames.joined(separator: ", ")))")
+            let shipped = presetFolder.flatMap { try? FileManager.default.contentsOfDirectory(atPath: $0) }?
+                .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted() ?? ["mc_sim_7b_63"]
+            let known = Array(Set(shipped + teaching.keys)).sorted()
+            throw TreeError("'\(spec)' is neither a tree file nor a known tree (chain-N, dynamic:N, \(known.joined(separator: ", ")))")
         }
         let paths: [[Int]]
         if let list = try? JSONDecoder().decode([[Int]].self, from: data) {
