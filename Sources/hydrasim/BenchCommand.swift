@@ -56,8 +56,11 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Rounds (each runs every configuration once).")
     var rounds = 5
 
-    @Option(name: .long, help: "table or json.")
-    var format: OutputFormat = .text
+    /// How the report prints.
+    enum Format: String, ExpressibleByArgument { case table, text, json }
+
+    @Option(name: .long, help: "table (or text) or json.")
+    var format: Format = .table
 
     struct Row: Encodable {
         var decoder: String
@@ -81,7 +84,6 @@ struct BenchCommand: ParsableCommand {
         if tokens < 1 || rounds < 1 { throw CLIError("--tokens and --rounds must be at least 1") }
         if prompts < 1 || maxTokens < 1 || promptLength < 2 { throw CLIError("--prompts and --max-tokens must be at least 1, --prompt-length at least 2") }
         if let threads, threads < 1 { throw CLIError("--threads must be at least 1, got \(threads)") }
-        if format == .ids { throw CLIError("--format must be text or json") }
     }
 
     func run() throws {

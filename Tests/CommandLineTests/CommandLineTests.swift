@@ -188,6 +188,17 @@ struct CommandLineTests {
             #expect(spec.status == 0, "\(spec.stderr)")
             #expect(spec.stdout == ar.stdout, "\(decoder) \(tree)")
         }
+        // The benchmark: every decoder on held-out prompts, checked against ar token for token.
+        let bench = try Self.run(["bench", "--checkpoint", checkpoint, "--corpus", corpus, "--decoders", "ar,medusa,hydra", "--trees", "chain-2,dynamic:4:2",
+                                  "--prompts", "2", "--prompt-length", "8", "--max-tokens", "12", "--format", "json"])
+        #expect(bench.status == 0, "\(bench.stderr)")
+        let benchReport = try #require(try JSONSerialization.jsonObject(with: Data(bench.stdout.utf8)) as? [String: Any])
+        let rows = try #require(benchReport["rows"] as? [[String: Any]])
+        #expect(rows.count == 5 && rows.allSatisfy { $0["identical_to_ar"] as? Bool == true })
+        #expect(rows.allSatisfy { ($0["tau"] as? Double ?? 0) >= 1 && ($0["tokens"] as? Int) == rows[0]["tokens"] as? Int })
+        #expect((rows.dropFirst().map { $0["tree"] as? String }) == ["chain-2", "dynamic:4:2", "chain-2", "dynamic:4:2"])
+        try expectError(["bench", "--checkpoint", checkpoint, "--corpus", corpus, "--decoders", "ar,eagle"], "unknown decoder 'eagle'")
+
         // Traces: the same run twice gives the same bytes; the trace adds up.
         let t1 = folder.appendingPathComponent("t1.json").path, t2 = folder.appendingPathComponent("t2.json").path
         let traced = common + ["--decoder", "hydra", "--tree", "fork-2x2", "--rule", "sample", "--temperature", "0.8", "--seed", "7"]
