@@ -184,11 +184,14 @@ struct BenchCommand: ParsableCommand {
         var progress = ProgressBar(total: prompts * configurations.count, label: "bench")
         progress.update(0)
         // The device profile for the cost model: this machine, measured in this run.
-        let device = DeviceCalibration.measure()
+        var device = DeviceCalibration.measure()
         let measured = try SpeculativeBench.run(model: transformer, configurations: configurations, prompts: promptList, maxTokens: length) {
             progress.update($0, status: $2)
         }
         let arSpeed = Double(measured[0].tokens) / measured[0].seconds
+        // The cost model's fixed cost per pass, fitted to this run: ar's time per token minus streaming the weights.
+
+        device.passOverhead = max(0, 1 / arSpeed - Double(transformer.config.parameterCount) * 4 / device.bandwidth)
         let rows = zip(configurations, measured).map { c, m -> SpeculativeRow in
             let heads = c.speculative?.heads
             let profile = ModelProfile(name: "this", parameters: Double(transformer.config.parameterCount), bytesPerParameter: 4,

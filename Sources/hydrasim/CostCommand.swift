@@ -24,6 +24,8 @@ struct CostCommand: ParsableCommand {
     @Option(name: .long, help: "Device preset: cpu (this machine class, measured) or a100.") var device = "cpu"
     @Flag(name: .long, help: "Measure this machine's bandwidth and FLOP/s instead of using the preset.") var calibrate = false
     @Option(name: .long, help: "Model preset: house or vicuna-7b.") var model = "house"
+    @Option(name: .long, help: "Override the model's parameter count (e.g. 1e9), to ask which model size speculation pays for.")
+    var parameters: Double?
     @Option(name: .long, help: "Measured tokens per step (tau). Without it, print the break-even tau per tree size.") var tau: Double?
     @Option(name: .customLong("tree-nodes"), help: "Tokens verified per step, the root included.") var treeNodes = 64
     @Option(name: .customLong("draft-rows"), help: "Rows each head runs per step, e.g. 1,1,1,1 (Medusa) or 1,3,6,2 (Hydra). Default: one per head.")
@@ -62,25 +64,37 @@ struct CostCommand: ParsableCommand {
         guard let deviceProfile = calibrate ? DeviceCalibration.measure() : DeviceProfile.presets.first(where: { $0.name == device }) else {
             throw CLIError("--device: unknown device '\(device)' (\(DeviceProfile.presets.map(\.name).joined(separator: ", ")))")
         }
-        guard let modelProfile = ModelProfile.presets.first(where: { $0.name == model }) else {
+        guard var modelProfile = ModelProfile.presets.first(where: { $0.name == model }) else {
             throw CLIError("--model: unknown model '\(model)' (\(ModelProfile.presets.map(\.name).joined(separator: ", ")))")
         }
+        if let parameters {
+            guard parameters >= 1 else { throw CLIError("--parameters must be at least 1, got \(parameters)") }
+            // Heads scale with the model (same share as the preset's).
+            modelProfile.headParameters *= parameters / modelProfile.parameters
+            modelProfile.parameters = parameters
+            modelProfile.name += String(format: " scaled to %.3g parameters", parameters)
+        }
         let rows = try draftRows.map { try parseIDs($0, option: "--draft-rows") } ?? [Int](repeating: 1, count: modelProfile.heads)
-        let cost = CostModel(device: deviceProfile, model: modelProfile)
+        var profile = deviceProfile
+        let measured = try measure ? measureForward(sizes: tau == nil ? [1, 2, 4, 8, 16, 32, 64, 128] : [1, treeNodes]) : [:]
+        if calibrate, let single = measured[1] {
+            // The fixed cost of a pass, fitted to the real model: its measured one-token time minus streaming its weights.
+            profile.passOverhead = max(0, single - modelProfile.parameters * modelProfile.bytesPerParameter / profile.bandwidth)
+        }
+        let cost = CostModel(device: profile, model: modelProfile)
         let sizes = tau == nil ? [1, 2, 4, 8, 16, 32, 64, 128].filter { $0 != treeNodes } + [treeNodes] : [treeNodes]
-        let measured = try measure ? measureForward(sizes: sizes) : [:]
         let table = sizes.sorted().map { n -> Row in
             let draft = n == 1 ? [] : rows
             let overhead = cost.overhead(treeNodes: n, rowsPerDepth: draft)
             return Row(treeNodes: n, stepOverhead: overhead, forwardMilliseconds: 1e3 * cost.forwardSeconds(tokens: n), breakEvenTau: overhead,
                        projectedSpeedup: tau.map { $0 / overhead }, measuredForwardMilliseconds: measured[n].map { 1e3 * $0 })
         }
-        let report = Report(device: deviceProfile, model: modelProfile, autoregressiveMilliseconds: 1e3 * cost.forwardSeconds(tokens: 1),
+        let report = Report(device: profile, model: modelProfile, autoregressiveMilliseconds: 1e3 * cost.forwardSeconds(tokens: 1),
                             tau: tau, rows: table)
         if format == "json" { return try printJSON(report) }
         print(String(format: "%@ on %@: %.1f GB/s, %.0f GFLOP/s, %.2f ms fixed per pass; one autoregressive step %.3f ms",
-                     modelProfile.name, deviceProfile.name, deviceProfile.bandwidth / 1e9, deviceProfile.flops / 1e9,
-                     deviceProfile.passOverhead * 1e3, report.autoregressiveMilliseconds))
+                     modelProfile.name, profile.name, profile.bandwidth / 1e9, profile.flops / 1e9,
+                     profile.passOverhead * 1e3, report.autoregressiveMilliseconds))
         print("tree nodes  forward ms  step cost / AR step" + (tau == nil ? "  (break-even tau)" : String(format: "  speedup at tau %.2f", tau!))
               + (measure ? "  measured forward ms" : ""))
         for r in table {
