@@ -12,12 +12,7 @@ public struct DeviceProfile: Codable, Equatable, Sendable {
     public var passOverhead: Double
     /// Fixed cost of one draft-head pass (a few products and a softmax), seconds.
     public var draftPassOverhead: Double
-    /// Rows a matrix product computes at least: BLAS kernels pad a batch to whole tiles (OpenBLAS's SkylakeX
-    /// sgemm costs the same for 4 rows as for 16), so compute is `2 · params · max(n, tile)`.
-    public var tileRows: Int
-
-    public init(name: String, bandwidth: Double, flops: Double, passOverhead: Double, draftPassOverhead: Double, tileRows: Int = 1) {
-        self.tileRows = tileRows
+    public init(name: String, bandwidth: Double, flops: Double, passOverhead: Double, draftPassOverhead: Double) {
         self.name = name
         self.bandwidth = bandwidth
         self.flops = flops
@@ -25,9 +20,10 @@ public struct DeviceProfile: Codable, Equatable, Sendable {
         self.draftPassOverhead = draftPassOverhead
     }
 
-    /// This machine class (2-core Xeon VM, OpenBLAS), from `hydrasim cost --calibrate` (see BENCHMARKS.md).
-    public static let cpu = DeviceProfile(name: "cpu", bandwidth: 8.4e9, flops: 1.3e11, passOverhead: 2.0e-4, draftPassOverhead: 2.0e-5,
-                                          tileRows: 16)
+    /// This machine class (2-core Xeon VM, OpenBLAS, both cores), measured (BENCHMARKS.md, "Verification cost"):
+    /// bandwidth and FLOP/s from `hydrasim cost --calibrate`, the fixed cost per pass fitted to the house model's
+    /// one-token time, 0.1 ms per head pass (a fork-join, a softmax and a top-k).
+    public static let cpu = DeviceProfile(name: "cpu", bandwidth: 1.7e10, flops: 8.0e10, passOverhead: 1.1e-3, draftPassOverhead: 1.0e-4)
     /// A datacenter GPU (NVIDIA A100 80 GB): HBM2e at 2.0 TB/s, 312 TFLOP/s dense fp16, about 1 ms of kernel
     /// launches per 32-layer pass and 50 µs per head pass.
     public static let a100 = DeviceProfile(name: "a100", bandwidth: 2.0e12, flops: 3.12e14, passOverhead: 1.0e-3, draftPassOverhead: 5.0e-5)
@@ -71,9 +67,7 @@ public struct CostModel: Codable, Equatable, Sendable {
 
     /// Seconds for one pass over `parameters` for `tokens` rows, fixed cost excluded.
     public func rooflineSeconds(parameters: Double, tokens: Int) -> Double {
-        // One token runs as a matrix-vector product (no tile padding); batches pay for whole tiles.
-        let rows = tokens == 1 ? 1 : max(tokens, device.tileRows)
-        return max(parameters * model.bytesPerParameter / device.bandwidth, 2 * parameters * Double(rows) / device.flops)
+        max(parameters * model.bytesPerParameter / device.bandwidth, 2 * parameters * Double(tokens) / device.flops)
     }
 
     /// One base forward over `tokens` tokens.
@@ -125,6 +119,6 @@ public enum DeviceCalibration {
         }
         let flops = 2 * Double(n * d * d) / fastest
         return DeviceProfile(name: name, bandwidth: bandwidth, flops: flops, passOverhead: DeviceProfile.cpu.passOverhead,
-                             draftPassOverhead: DeviceProfile.cpu.draftPassOverhead, tileRows: DeviceProfile.cpu.tileRows)
+                             draftPassOverhead: DeviceProfile.cpu.draftPassOverhead)
     }
 }

@@ -126,8 +126,10 @@ struct TreeDesignTests {
         let cpu = CostModel(device: .cpu, model: .house)
         #expect(cpu.forwardSeconds(tokens: 64) / cpu.forwardSeconds(tokens: 1) > 1.5)
         #expect(cpu.speedup(tau: 3.04, treeNodes: 64, rowsPerDepth: [1, 10, 28, 23]) < paper)
-        // Roofline: below the ridge point cost is flat in n, above it linear.
+        // Roofline: up to the ridge point (FLOP/s · bytes per parameter / (2 · bandwidth) tokens) a pass costs what
+        // one token does; beyond it, cost grows with n.
         let ridge = cpu.device.flops * cpu.model.bytesPerParameter / (2 * cpu.device.bandwidth)
-        #expect(abs(cpu.forwardSeconds(tokens: max(1, Int(ridge) - 1)) - cpu.forwardSeconds(tokens: 1)) < 1e-12)
+        #expect(abs(cpu.forwardSeconds(tokens: Int(ridge)) - cpu.forwardSeconds(tokens: 1)) < 1e-12)
+        #expect(cpu.forwardSeconds(tokens: 4 * Int(ridge)) > cpu.forwardSeconds(tokens: 1) * 1.5)
     }
 }
