@@ -111,7 +111,7 @@ public final class SpeculativeDecoder {
         let prefixState = heads?.prefix.map { PrefixAttentionState(layer: $0, capacity: config.maxSequenceLength + maxNodes) }
         let D = config.dim, V = config.vocabularySize
         let promptOut = model.forward(tokens: prompt, positions: Array(0..<prompt.count), mask: .causal(prefix: 0, count: prompt.count), state: state)
-        var logits = Array(promptOut.logits(prompt.count - 1))
+        let logits = Array(promptOut.logits(prompt.count - 1))
         var hidden = Array(promptOut.hidden(prompt.count - 1))
         if let prefixState { for i in 0..<prompt.count { prefixState.feed(promptOut.hidden(i).baseAddress!) } }
         let promptEnd = clock.now
@@ -149,12 +149,11 @@ public final class SpeculativeDecoder {
                                               random: &random) { UnsafePointer(out.logits($0).baseAddress!) }
             let path = verdict.path
             let last = path.last!
-            logits = Array(out.logits(last))
             hidden = Array(out.hidden(last))
             // Keep the accepted path's keys and values right after the prefix.
             state.cache.keep(path.map { prefix + $0 }, after: prefix)
             if let prefixState { for i in path { prefixState.feed(out.hidden(i).baseAddress!) } }
-            let bonusProbability = rule.distribution(UnsafePointer(out.logits(last).baseAddress!), count: V)[verdict.bonus]
+            let bonusProbability = verdict.bonusProbability
             let verifyEnd = clock.now
             var emitted = path.map { nodes[$0].token }
             if let bos = emitted.firstIndex(of: 1) { emitted = Array(emitted[..<bos]); reason = .bos }

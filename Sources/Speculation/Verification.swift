@@ -117,6 +117,9 @@ public struct Verdict: Equatable, Sendable {
     public var path: [Int]
     /// The token after the last accepted node: argmax (greedy, typical) or a draw from the residual (sample).
     public var bonus: Int
+    /// The bonus token's probability under the rule's distribution at the last accepted node (before any
+    /// refused siblings were removed): the next step's root probability.
+    public var bonusProbability: Float
 }
 
 /// Verifies a drafted tree against the base model's logits at every node (SPEC §4).
@@ -143,6 +146,13 @@ public enum TreeVerifier {
             for c in children[i] { probabilities[c] = p[nodes[c].token] }
             distributions[i] = p
         }
+        /// The verdict for `path` and `bonus`, with the bonus probability from the distribution at the path's end.
+        func verdict(_ path: [Int], _ bonus: Int) -> Verdict {
+            let last = path.last!
+            let p = distributions[last] ?? rule.distribution(logits(last), count: V)
+            return Verdict(outcomes: outcomes, baseProbabilities: probabilities, thresholds: thresholds, path: path, bonus: bonus,
+                           bonusProbability: p[bonus])
+        }
         switch rule {
         case .greedy:
             var path = [0]
@@ -154,9 +164,7 @@ public enum TreeVerifier {
                 for c in children[node] {
                     if next == nil && nodes[c].token == best { outcomes[c] = .accepted; next = c } else { outcomes[c] = .rejected }
                 }
-                guard let next else {
-                    return Verdict(outcomes: outcomes, baseProbabilities: probabilities, thresholds: thresholds, path: path, bonus: best)
-                }
+                guard let next else { return verdict(path, best) }
                 path.append(next)
                 node = next
             }
@@ -187,8 +195,7 @@ public enum TreeVerifier {
             var node = best
             while node >= 0 { path.append(node); outcomes[node] = .accepted; node = node == 0 ? -1 : nodes[node].parent }
             path.reverse()
-            return Verdict(outcomes: outcomes, baseProbabilities: probabilities, thresholds: thresholds, path: path,
-                           bonus: Ops.argmax(logits(best), n: V))
+            return verdict(path, Ops.argmax(logits(best), n: V))
         case .sample(let target):
             // At each accepted node try its children in rank order: accept c with probability min(1, p(c)/q(c));
             // drafting is deterministic (q = 1 for the drafted token), so that is p(c); on refusal zero p(c) and
@@ -216,7 +223,7 @@ public enum TreeVerifier {
                     let bonus = p.withUnsafeBufferPointer {
                         TemperatureSampler.sampleMultinomial($0.baseAddress!, count: V, coin: random.nextFloat())
                     }
-                    return Verdict(outcomes: outcomes, baseProbabilities: probabilities, thresholds: thresholds, path: path, bonus: bonus)
+                    return verdict(path, bonus)
                 }
                 path.append(next)
                 node = next
