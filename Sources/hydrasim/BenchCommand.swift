@@ -190,7 +190,6 @@ struct BenchCommand: ParsableCommand {
         }
         let arSpeed = Double(measured[0].tokens) / measured[0].seconds
         // The cost model's fixed cost per pass, fitted to this run: ar's time per token minus streaming the weights.
-
         device.passOverhead = max(0, 1 / arSpeed - Double(transformer.config.parameterCount) * 4 / device.bandwidth)
         let rows = zip(configurations, measured).map { c, m -> SpeculativeRow in
             let heads = c.speculative?.heads
