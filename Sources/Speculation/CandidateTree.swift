@@ -111,9 +111,6 @@ public struct CandidateTree: Equatable, Sendable {
         // A balanced binary tree of depth 3 (14 nodes).
         "binary-3": [[0], [1], [0, 0], [0, 1], [1, 0], [1, 1], [0, 0, 0], [0, 0, 1], [0, 1, 0], [0, 1, 1], [1, 0, 0], [1, 0, 1], [1, 1, 0], [1, 1, 1]],
     ]
-
-    /// Names of the built-in trees (besides `chain-N` and files).
-    public static var presetNames: [String] { ["mc_sim_7b_63"] + teaching.keys.sorted() }
 }
 
 extension CandidateTree {

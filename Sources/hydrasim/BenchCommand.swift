@@ -163,7 +163,7 @@ struct BenchCommand: ParsableCommand {
         let data = TrainingData(text: try CorpusCheck.read(try baseOptions.corpusPath()), tokenizer: tokenizer)
         let verification = try VerificationOptions.parse([])
         let treeList = trees.map { $0.split(separator: ",").map(String.init) } ?? [tree]
-        var configurations = [BenchConfiguration(label: "ar", decoder: .ar, headsPath: nil, tree: "none", speculative: nil, treeNodes: 1, draftRows: [])]
+        var configurations = [BenchConfiguration(label: "ar", headsPath: nil, tree: "none", speculative: nil, treeNodes: 1, draftRows: [])]
         for spec in specs where spec != "ar" {
             let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
             guard let name = DecoderName(rawValue: parts[0]) else { throw CLIError("--decoders: unknown decoder '\(parts[0])' (ar, medusa, hydra, hydra++)") }
@@ -174,7 +174,7 @@ struct BenchCommand: ParsableCommand {
             for treeSpec in treeList {
                 let proposer = try verification.proposer(heads: heads.set, model: transformer, tree: treeSpec)
                 let decoder = try SpeculativeDecoder(model: transformer, heads: heads.set, proposer: proposer)
-                configurations.append(BenchConfiguration(label: label, decoder: name, headsPath: heads.path, tree: proposer.treeName,
+                configurations.append(BenchConfiguration(label: label, headsPath: heads.path, tree: proposer.treeName,
                                                          speculative: decoder, treeNodes: proposer.maxNodeCount,
                                                          draftRows: SpeculativeBench.draftRows(proposer, sequential: heads.set.config.kind.isSequential)))
             }

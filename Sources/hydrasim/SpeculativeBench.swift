@@ -7,7 +7,6 @@ import Speculation
 /// One decoder configuration in a speculative benchmark: a decoder, its heads and a tree.
 struct BenchConfiguration {
     var label: String
-    var decoder: DecoderName
     var headsPath: String?
     var tree: String
     var speculative: SpeculativeDecoder?
