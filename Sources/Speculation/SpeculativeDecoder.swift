@@ -99,8 +99,8 @@ public final class SpeculativeDecoder {
         try self.init(model: model, heads: heads, proposer: proposer, rule: rule, seed: seed)
     }
 
-    /// Decodes up to `maxTokens` tokens after `prompt`; `onStep` sees every step as it completes.
-    public func generate(prompt: [Int], maxTokens: Int, onStep: ((StepRecord) -> Void)? = nil) throws -> SpeculativeResult {
+    /// Decodes up to `maxTokens` tokens (and at most `maxSteps` steps) after `prompt`; `onStep` sees every step as it completes.
+    public func generate(prompt: [Int], maxTokens: Int, maxSteps: Int = .max, onStep: ((StepRecord) -> Void)? = nil) throws -> SpeculativeResult {
         let config = model.config
         try AutoregressiveGenerator(model: model).checkPrompt(prompt)
         let clock = ContinuousClock()
@@ -121,7 +121,7 @@ public final class SpeculativeDecoder {
         var steps: [StepRecord] = []
         var reason = StopReason.maxTokens
         var (root, rootProbability) = pickRoot(logits, random: &random)
-        generation: while tokens.count < maxTokens {
+        generation: while tokens.count < maxTokens && steps.count < maxSteps {
             // The base model's own next token ends the text (as BOS does in run.c): no step is drafted for it.
             if root == 1 { reason = .bos; break }
             let prefix = state.cache.count

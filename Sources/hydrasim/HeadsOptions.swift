@@ -14,19 +14,9 @@ struct BaseModelOptions: ParsableArguments {
     var corpus: String?
 
     /// The base folder, or a clear error.
-    func folder() throws -> String {
-        if let base { return base }
-        guard let root = Fixtures.root, FileManager.default.fileExists(atPath: "\(root)/models/house/model.bin") else {
-            throw CLIError("no --base given and no shipped house model found (Fixtures/models/house/model.bin)")
-        }
-        return "\(root)/models/house"
-    }
+    func folder() throws -> String { try Fixtures.baseFolder(base) }
 
-    func corpusPath() throws -> String {
-        if let corpus { return corpus }
-        guard let root = Fixtures.root else { throw CLIError("no --corpus given and no shipped corpus found (Fixtures/data/tinyshakespeare.txt)") }
-        return "\(root)/data/tinyshakespeare.txt"
-    }
+    func corpusPath() throws -> String { try Fixtures.corpus(corpus) }
 
     /// Loads the base weights, tokenizer and the tokenised 90/10 split.
     func load() throws -> (weights: TransformerWeights, tokenizer: BPETokenizer, data: TrainingData) {
@@ -43,11 +33,7 @@ struct CorpusOptions: ParsableArguments {
     @Option(name: .long, help: "Text whose last 10% gives the held-out prompts. Default: the shipped Tiny Shakespeare.")
     var corpus: String?
 
-    func corpusPath() throws -> String {
-        if let corpus { return corpus }
-        guard let root = Fixtures.root else { throw CLIError("no --corpus given and no shipped corpus found (Fixtures/data/tinyshakespeare.txt)") }
-        return "\(root)/data/tinyshakespeare.txt"
-    }
+    func corpusPath() throws -> String { try Fixtures.corpus(corpus) }
 }
 
 /// Runs the frozen base over a split once, with a progress bar.

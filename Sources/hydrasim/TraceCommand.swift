@@ -60,7 +60,7 @@ struct TraceCommand: ParsableCommand {
 
     func run() throws {
         threads.apply()
-        let folder = try baseFolder()
+        let folder = try Fixtures.baseFolder(base)
         let headsFolder = headsDir ?? folder
         // Refuse an occupied output folder before spending time decoding.
         let outFolder = out ?? defaultOut()
@@ -80,15 +80,10 @@ struct TraceCommand: ParsableCommand {
         for name in try DecoderName.list(decoders, option: "--decoders") {
             let heads = name == .ar ? nil : try loadHeads("\(headsFolder)/\(name.rawValue).heads", for: name, model: model)
             let decoder = try verification.makeDecoder(model: model, heads: heads, rule: acceptanceRule, seed: sampling.seed)
-            // A step emits at most depth + 1 tokens, so this many tokens take at least `steps` steps; extra steps are cut.
-            let depth = heads.map { _ in decoder.proposer.maxDepth } ?? 0
-            let budget = min(steps * (depth + 1), weights.config.maxSequenceLength)
-            var result = try decoder.generate(prompt: promptTokens, maxTokens: budget)
-            let cut = result.steps.count > steps
-            if cut {
-                result.steps = Array(result.steps.prefix(steps))
-                result.tokens = result.steps.flatMap(\.emitted)
-            }
+            // A step emits at most depth + 1 tokens, so `steps` steps fit in this budget; decoding stops after `steps` steps.
+            let budget = min(steps * (decoder.proposer.maxDepth + 1), weights.config.maxSequenceLength)
+            let result = try decoder.generate(prompt: promptTokens, maxTokens: budget, maxSteps: steps)
+            let cut = result.steps.count == steps && result.stopReason == .maxTokens && result.tokens.count < budget
             let settings = decoder.traceSettings(checkpoint: modelPath, headsPath: heads?.path, maxTokens: budget)
             var trace = DecodingTrace(decoder: name.rawValue, settings: settings, prompt: prompt, promptTokens: promptTokens, result: result,
                                       tokenizer: tokenizer, timings: false)
@@ -109,14 +104,6 @@ struct TraceCommand: ParsableCommand {
         let summary = try TraceBundle.write(views, to: outFolder, title: "HydraSim: \(TokenText.quoted(prompt)) · \(decoderList.joined(separator: " vs "))")
         print("\nWrote \(summary.files.count) files to \(summary.folder)/")
         print("Open the step-through in a browser: \(summary.html)")
-    }
-
-    func baseFolder() throws -> String {
-        if let base { return base }
-        guard let root = Fixtures.root, FileManager.default.fileExists(atPath: "\(root)/models/house/model.bin") else {
-            throw CLIError("no --base given and no shipped house model found (Fixtures/models/house/model.bin)")
-        }
-        return "\(root)/models/house"
     }
 
     /// `Output/<UTC timestamp>` in the current folder.
