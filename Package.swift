@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "DraftHeads", targets: ["DraftHeads"]),
         .library(name: "Speculation", targets: ["Speculation"]),
         .library(name: "Visualization", targets: ["Visualization"]),
+        .library(name: "REPL", targets: ["REPL"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,9 +34,18 @@ let package = Package(
         .target(name: "DraftHeads", dependencies: ["LanguageModel", "Numerics"]),
         .target(name: "Speculation", dependencies: ["DraftHeads", "LanguageModel", "Numerics"]),
         .target(name: "Visualization", dependencies: ["Speculation", "LanguageModel", "CGraphviz"]),
+        .systemLibrary(
+            name: "CEdit",
+            pkgConfig: "libedit",
+            providers: [.apt(["libedit-dev"])]
+        ),
+        // The stepping REPL's interpreter (a line in, its output out), shared by `hydrasim step` and the lessons.
+        .target(name: "REPL", dependencies: ["Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         .executableTarget(
             name: "hydrasim",
             dependencies: [
+                "REPL",
+                "CEdit",
                 "Visualization",
                 "Speculation",
                 "DraftHeads",
@@ -44,15 +54,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Test helpers (paths from #filePath, the product's own Fixtures lookup), shared by every test target.
+        .target(name: "TestSupport", dependencies: ["LanguageModel"], path: "Tests/TestSupport"),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
         .testTarget(
             name: "LanguageModelTests",
-            dependencies: ["LanguageModel", "Numerics"]
+            dependencies: ["TestSupport", "LanguageModel", "Numerics"]
         ),
-        .testTarget(name: "DraftHeadsTests", dependencies: ["DraftHeads", "LanguageModel", "Numerics"]),
-        .testTarget(name: "SpeculationTests", dependencies: ["Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
-        .testTarget(name: "VisualizationTests", dependencies: ["Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
+        .testTarget(name: "DraftHeadsTests", dependencies: ["TestSupport", "DraftHeads", "LanguageModel", "Numerics"]),
+        .testTarget(name: "SpeculationTests", dependencies: ["TestSupport", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
+        .testTarget(name: "VisualizationTests", dependencies: ["TestSupport", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         // Runs the built `hydrasim` executable as a user would.
-        .testTarget(name: "CommandLineTests", dependencies: ["hydrasim"]),
+        .testTarget(name: "REPLTests", dependencies: ["TestSupport", "REPL", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["TestSupport", "hydrasim"]),
     ]
 )

@@ -95,10 +95,10 @@ struct CostCommand: ParsableCommand {
         print(String(format: "%@ on %@: %.1f GB/s, %.0f GFLOP/s, %.2f ms fixed per pass; one autoregressive step %.3f ms",
                      modelProfile.name, profile.name, profile.bandwidth / 1e9, profile.flops / 1e9,
                      profile.passOverhead * 1e3, report.autoregressiveMilliseconds))
-        print("tree nodes  forward ms  step cost / AR step" + (tau == nil ? "  (break-even tau)" : String(format: "  speedup at tau %.2f", tau!))
+        print("tokens/pass  forward ms  step cost / AR step" + (tau == nil ? "  (break-even tau)" : String(format: "  speedup at tau %.2f", tau!))
               + (measure ? "  measured forward ms" : ""))
         for r in table {
-            print(String(format: "%10d  %10.3f  %19.2f", r.treeNodes, r.forwardMilliseconds, r.stepOverhead)
+            print(String(format: "%11d  %10.3f  %19.2f", r.treeNodes, r.forwardMilliseconds, r.stepOverhead)
                   + (r.projectedSpeedup.map { String(format: "  %.2fx", $0) } ?? "")
                   + (r.measuredForwardMilliseconds.map { String(format: "  %19.3f", $0) } ?? ""))
         }

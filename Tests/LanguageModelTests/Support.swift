@@ -1,13 +1,15 @@
 import Foundation
 import LanguageModel
 import Numerics
+import TestSupport
 
 /// Paths and helpers shared by the tests: the package root, `../shared`, the numpy reference.
 enum TestPaths {
     /// The package root (this file is `<root>/Tests/LanguageModelTests/Support.swift`).
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let shared = root.deletingLastPathComponent().appendingPathComponent("shared")
-    static let stories260K = shared.appendingPathComponent("models/stories260K.bin").path
+    static let root = PackagePaths.root
+    static let shared = PackagePaths.shared
+    /// The shipped copy of llama2.c's stories260K (byte-identical to `../shared/models/stories260K.bin`).
+    static let stories260K = PackagePaths.fixture("models/stories260K/model.bin")
     static let corpus = shared.appendingPathComponent("data/tinyshakespeare.txt").path
     static let referenceScript = root.appendingPathComponent("Tests/Reference/llama_reference.py").path
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import DraftHeads
 import LanguageModel
 import Numerics
@@ -8,8 +9,7 @@ import Speculation
 /// The project's most important property: greedy speculative output equals greedy autoregressive output.
 @Suite("Speculative decoding", .serialized)
 struct SpeculativeDecoderTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let stories = try! Checkpoint.read(root.deletingLastPathComponent().appendingPathComponent("shared/models/stories260K.bin").path)
+    static let stories = try! Checkpoint.read(PackagePaths.fixture("models/stories260K/model.bin"))
     static let model = Transformer(weights: stories)
 
     static func autoregressive(_ prompt: [Int], _ n: Int) throws -> [Int] {
@@ -32,7 +32,7 @@ struct SpeculativeDecoderTests {
     static let length = 64
     /// Plain greedy continuations of the prompts: the reference every decoder must reproduce.
     static let expected: [[Int]] = prompts.map { try! autoregressive($0, length) }
-    static let presets = root.appendingPathComponent("Fixtures/trees").path
+    static let presets = PackagePaths.trees
 
     @Test("speculative == autoregressive, token for token, for every head kind and tree",
           arguments: ["chain-1", "chain-4", "binary-3", "mc_sim_7b_63"])
