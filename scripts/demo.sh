@@ -33,4 +33,6 @@ echo "    BENCHMARKS.md has the full runs):"
 "$bin" bench --decoders ar,medusa,hydra,hydra++ --tree house-4 --prompts 4 --max-tokens 64
 
 echo
+echo "Step through it yourself (back, compare medusa, node 1, probs, help):"
+echo "  $bin step --prompt \"ROMEO:\" --decoder hydra++"
 echo "Next: 'hydrasim --help', README.md (commands), BENCHMARKS.md (measurements)."
