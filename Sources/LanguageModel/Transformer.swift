@@ -132,7 +132,8 @@ public final class Transformer: @unchecked Sendable {
             pool.matmul(xb, n: n, in: dim,
                         WeightSegment(w.w1.slice(l), rows: hidden, into: hb, ldy: hidden),
                         WeightSegment(w.w3.slice(l), rows: hidden, into: hb2, ldy: hidden))
-            Ops.swiglu(hb, hb, hb2, n: n * hidden)
+            // Row by row: swiglu's vector chunks and scalar tail must fall where they fall for one row.
+            for i in 0..<n { Ops.swiglu(hb + i * hidden, hb + i * hidden, hb2 + i * hidden, n: hidden) }
             pool.matmul(hb, n: n, in: hidden, w.w2.slice(l), rows: dim, xb2)
             Ops.add(x, xb2, n: n * dim)
         }
