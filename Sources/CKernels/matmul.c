@@ -81,29 +81,33 @@ static void rows_portable(const float *x, int ldx, int n, int in, const float *w
 }
 
 #if defined(__x86_64__)
-/* ---------------------------------------------------------------- AVX2 + FMA: 4 x 2 blocks of ymm */
+/* ---------------------------------------------------------------- AVX2 + FMA: 4 x 2 blocks of ymm
+ * Every block has 4 weight rows (a block past the last row repeats the last row and drops its results),
+ * so every output element goes through the same 4-accumulator reduction tree. */
 
 #define TARGET_AVX2 __attribute__((target("avx2,fma")))
 
-TARGET_AVX2 static inline __attribute__((always_inline)) float hsum256(__m256 v) {
-    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-    __m128 s = _mm_add_ps(lo, hi);                 /* (0+4, 1+5, 2+6, 3+7) */
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));        /* (0+2, 1+3) */
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));         /* 0+1 */
-    return _mm_cvtss_f32(s);
+/* The sums of four 8-lane accumulators, in one fixed tree: lanes (i, i+4), then (i, i+2), then (i, i+1). */
+TARGET_AVX2 static inline __attribute__((always_inline)) __m128 reduce4_avx2(__m256 a, __m256 b, __m256 c, __m256 d) {
+    __m256 ab = _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+    __m256 cd = _mm256_add_ps(_mm256_permute2f128_ps(c, d, 0x20), _mm256_permute2f128_ps(c, d, 0x31));
+    __m256 u = _mm256_add_ps(_mm256_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+    __m256 v = _mm256_add_ps(u, _mm256_permute_ps(u, _MM_SHUFFLE(2, 3, 0, 1)));
+    /* lanes 0, 4, 2, 6 hold a, b, c, d */
+    return _mm256_castps256_ps128(_mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 4, 2, 6, 0, 0, 0, 0)));
 }
 
 TARGET_AVX2 static inline __attribute__((always_inline)) void
-block_avx2(const float *x, int ldx, int in, const float *w, float *y, int ldy, const int R, const int C) {
+block_avx2(const float *x, int ldx, int in, const float *const *w, float *y, int ldy, int valid, const int C) {
     __m256 acc[4][2];
-    for (int r = 0; r < R; r++)
+    for (int r = 0; r < 4; r++)
         for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
     int k = 0;
     for (; k + 8 <= in; k += 8) {
         __m256 xv[2];
         for (int c = 0; c < C; c++) xv[c] = _mm256_loadu_ps(x + (size_t)c * ldx + k);
-        for (int r = 0; r < R; r++) {
-            __m256 wv = _mm256_loadu_ps(w + (size_t)r * in + k);
+        for (int r = 0; r < 4; r++) {
+            __m256 wv = _mm256_loadu_ps(w[r] + k);
             for (int c = 0; c < C; c++) acc[r][c] = _mm256_fmadd_ps(wv, xv[c], acc[r][c]);
         }
     }
@@ -112,85 +116,92 @@ block_avx2(const float *x, int ldx, int in, const float *w, float *y, int ldy, c
         __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         __m256 xv[2];
         for (int c = 0; c < C; c++) xv[c] = _mm256_maskload_ps(x + (size_t)c * ldx + k, mask);
-        for (int r = 0; r < R; r++) {
-            __m256 wv = _mm256_maskload_ps(w + (size_t)r * in + k, mask);
+        for (int r = 0; r < 4; r++) {
+            __m256 wv = _mm256_maskload_ps(w[r] + k, mask);
             for (int c = 0; c < C; c++) acc[r][c] = _mm256_fmadd_ps(wv, xv[c], acc[r][c]);
         }
     }
-    for (int r = 0; r < R; r++)
-        for (int c = 0; c < C; c++) y[(size_t)c * ldy + r] = hsum256(acc[r][c]);
+    for (int c = 0; c < C; c++) {
+        __m128 sums = reduce4_avx2(acc[0][c], acc[1][c], acc[2][c], acc[3][c]);
+        if (valid == 4) _mm_storeu_ps(y + (size_t)c * ldy, sums);
+        else {
+            float t[4];
+            _mm_storeu_ps(t, sums);
+            for (int r = 0; r < valid; r++) y[(size_t)c * ldy + r] = t[r];
+        }
+    }
 }
 
 TARGET_AVX2 static void rows_avx2(const float *x, int ldx, int n, int in, const float *w, int rows, float *y, int ldy) {
-    int r = 0;
-    for (; r + 4 <= rows; r += 4) {
-        const float *wr = w + (size_t)r * in;
+    for (int r = 0; r < rows; r += 4) {
+        const float *wr[4];
+        for (int j = 0; j < 4; j++) wr[j] = w + (size_t)(r + j < rows ? r + j : rows - 1) * in;
+        int valid = rows - r < 4 ? rows - r : 4;
         int i = 0;
-        for (; i + 2 <= n; i += 2) block_avx2(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, 4, 2);
-        if (i < n) block_avx2(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, 4, 1);
-    }
-    for (; r < rows; r++) {
-        const float *wr = w + (size_t)r * in;
-        int i = 0;
-        for (; i + 2 <= n; i += 2) block_avx2(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, 1, 2);
-        if (i < n) block_avx2(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, 1, 1);
+        for (; i + 2 <= n; i += 2) block_avx2(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, valid, 2);
+        if (i < n) block_avx2(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, valid, 1);
     }
 }
 
-/* ---------------------------------------------------------------- AVX-512: 8 x 3 blocks of zmm */
+/* ---------------------------------------------------------------- AVX-512: 8 x 3 blocks of zmm
+ * Every block has 8 weight rows (past the last row it repeats the last row and drops those results), so
+ * every output element goes through the same 8-accumulator reduction tree. */
 
 #define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
 
-TARGET_AVX512 static inline __attribute__((always_inline)) float hsum512(__m512 v) {
-    __m256 lo = _mm512_castps512_ps256(v);
-    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-    __m256 s = _mm256_add_ps(lo, hi);
-    __m128 a = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
-    a = _mm_add_ss(a, _mm_movehdup_ps(a));
-    return _mm_cvtss_f32(a);
+/* The sums of eight 16-lane accumulators in one fixed tree: lanes (i, i+8), (i, i+4), (i, i+2), (i, i+1). */
+TARGET_AVX512 static inline __attribute__((always_inline)) __m256 reduce8_avx512(const __m512 *a) {
+    __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(a[0], a[1], _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(a[0], a[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(a[2], a[3], _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(a[2], a[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 s45 = _mm512_add_ps(_mm512_shuffle_f32x4(a[4], a[5], _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(a[4], a[5], _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 s67 = _mm512_add_ps(_mm512_shuffle_f32x4(a[6], a[7], _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(a[6], a[7], _MM_SHUFFLE(3, 2, 3, 2)));
+    /* quarter j of t0123 (t4567): accumulator j (j + 4), four partial sums */
+    __m512 t0123 = _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)));
+    __m512 t4567 = _mm512_add_ps(_mm512_shuffle_f32x4(s45, s67, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(s45, s67, _MM_SHUFFLE(3, 1, 3, 1)));
+    __m512 u = _mm512_add_ps(_mm512_shuffle_ps(t0123, t4567, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(t0123, t4567, _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 v = _mm512_add_ps(u, _mm512_permute_ps(u, _MM_SHUFFLE(2, 3, 0, 1)));
+    /* lanes 0, 4, 8, 12 hold accumulators 0-3; lanes 2, 6, 10, 14 accumulators 4-7 */
+    __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_castps512_ps256(_mm512_permutexvar_ps(order, v));
 }
 
 TARGET_AVX512 static inline __attribute__((always_inline)) void
-block_avx512(const float *x, int ldx, int in, const float *w, float *y, int ldy, const int R, const int C) {
-    __m512 acc[8][3];
-    for (int r = 0; r < R; r++)
-        for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
+block_avx512(const float *x, int ldx, int in, const float *const *w, float *y, int ldy, int valid, const int C) {
+    __m512 acc[3][8];
+    for (int c = 0; c < C; c++)
+        for (int r = 0; r < 8; r++) acc[c][r] = _mm512_setzero_ps();
     int k = 0;
     for (; k + 16 <= in; k += 16) {
         __m512 xv[3];
         for (int c = 0; c < C; c++) xv[c] = _mm512_loadu_ps(x + (size_t)c * ldx + k);
-        for (int r = 0; r < R; r++) {
-            __m512 wv = _mm512_loadu_ps(w + (size_t)r * in + k);
-            for (int c = 0; c < C; c++) acc[r][c] = _mm512_fmadd_ps(wv, xv[c], acc[r][c]);
+        for (int r = 0; r < 8; r++) {
+            __m512 wv = _mm512_loadu_ps(w[r] + k);
+            for (int c = 0; c < C; c++) acc[c][r] = _mm512_fmadd_ps(wv, xv[c], acc[c][r]);
         }
     }
     if (k < in) {
         __mmask16 mask = (__mmask16)((1u << (in - k)) - 1);
         __m512 xv[3];
         for (int c = 0; c < C; c++) xv[c] = _mm512_maskz_loadu_ps(mask, x + (size_t)c * ldx + k);
-        for (int r = 0; r < R; r++) {
-            __m512 wv = _mm512_maskz_loadu_ps(mask, w + (size_t)r * in + k);
-            for (int c = 0; c < C; c++) acc[r][c] = _mm512_fmadd_ps(wv, xv[c], acc[r][c]);
+        for (int r = 0; r < 8; r++) {
+            __m512 wv = _mm512_maskz_loadu_ps(mask, w[r] + k);
+            for (int c = 0; c < C; c++) acc[c][r] = _mm512_fmadd_ps(wv, xv[c], acc[c][r]);
         }
     }
-    for (int r = 0; r < R; r++)
-        for (int c = 0; c < C; c++) y[(size_t)c * ldy + r] = hsum512(acc[r][c]);
+    __mmask8 store = (__mmask8)((1u << valid) - 1);
+    for (int c = 0; c < C; c++) _mm256_mask_storeu_ps(y + (size_t)c * ldy, store, reduce8_avx512(acc[c]));
 }
 
-#define AVX512_ROWS(RB)                                                                                     \
-    {                                                                                                       \
-        const float *wr = w + (size_t)r * in;                                                               \
-        int i = 0;                                                                                          \
-        for (; i + 3 <= n; i += 3) block_avx512(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, RB, 3); \
-        if (n - i == 2) block_avx512(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, RB, 2);  \
-        else if (n - i == 1) block_avx512(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, RB, 1); \
-    }
-
 TARGET_AVX512 static void rows_avx512(const float *x, int ldx, int n, int in, const float *w, int rows, float *y, int ldy) {
-    int r = 0;
-    for (; r + 8 <= rows; r += 8) AVX512_ROWS(8)
-    for (; r < rows; r++) AVX512_ROWS(1)
+    for (int r = 0; r < rows; r += 8) {
+        const float *wr[8];
+        for (int j = 0; j < 8; j++) wr[j] = w + (size_t)(r + j < rows ? r + j : rows - 1) * in;
+        int valid = rows - r < 8 ? rows - r : 8;
+        int i = 0;
+        for (; i + 3 <= n; i += 3) block_avx512(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, valid, 3);
+        if (n - i == 2) block_avx512(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, valid, 2);
+        else if (n - i == 1) block_avx512(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, valid, 1);
+    }
 }
 #endif
 

@@ -3,6 +3,7 @@
 #pragma clang diagnostic ignored "-Wpsabi" /* vector arguments of inlined helpers only */
 #endif
 #include "hydrakernels.h"
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 #if defined(__x86_64__)
@@ -18,12 +19,15 @@ static double now_seconds(void) {
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* Work is claimed in chunks from a shared counter (a worker may join a job late or not at all). */
 typedef struct {
     const float *buffer;
     size_t count;
     float sink[64];
     int variant;
     long iterations;
+    long chunk, chunks;
+    _Atomic long next;
 } measure_job;
 
 #define INLINE static inline __attribute__((always_inline))
@@ -46,18 +50,25 @@ __attribute__((target("avx2,fma"))) static float stream_avx2(const float *p, siz
 #endif
 
 static void stream_share(void *context, int thread, int threads) {
+    (void)threads;
     measure_job *job = context;
-    size_t lower = job->count * (size_t)thread / (size_t)threads, upper = job->count * (size_t)(thread + 1) / (size_t)threads;
+    for (;;) {
+        long c = atomic_fetch_add(&job->next, 1);
+        if (c >= job->chunks) break;
+        size_t lower = (size_t)(c * job->chunk), upper = lower + (size_t)job->chunk < job->count ? lower + (size_t)job->chunk : job->count;
 #if defined(__x86_64__)
-    if (job->variant != HK_VARIANT_PORTABLE) { job->sink[thread] = stream_avx2(job->buffer + lower, upper - lower); return; }
+        if (job->variant != HK_VARIANT_PORTABLE) { job->sink[thread] += stream_avx2(job->buffer + lower, upper - lower); continue; }
 #endif
-    job->sink[thread] = stream_portable(job->buffer + lower, upper - lower);
+        job->sink[thread] += stream_portable(job->buffer + lower, upper - lower);
+    }
 }
 
 double hk_measure_stream(hk_pool *pool, const float *buffer, size_t count, int repeats) {
-    measure_job job = {buffer, count, {0}, hk_pool_variant(pool), 0};
+    measure_job job = {buffer, count, {0}, hk_pool_variant(pool), 0, 16384, 0, 0};
+    job.chunks = (long)((count + 16383) / 16384);
     double best = 1e30;
     for (int r = 0; r < (repeats < 1 ? 1 : repeats); r++) {
+        atomic_store(&job.next, 0);
         double start = now_seconds();
         hk_pool_run(pool, stream_share, &job);
         double t = now_seconds() - start;
@@ -103,23 +114,29 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma"))) static float fma_a
 static void fma_share(void *context, int thread, int threads) {
     (void)threads;
     measure_job *job = context;
+    for (;;) {
+        long c = atomic_fetch_add(&job->next, 1);
+        if (c >= job->chunks) break;
 #if defined(__x86_64__)
-    if (job->variant == HK_VARIANT_AVX512) { job->sink[thread] = fma_avx512(job->iterations); return; }
-    if (job->variant == HK_VARIANT_AVX2) { job->sink[thread] = fma_avx2(job->iterations); return; }
+        if (job->variant == HK_VARIANT_AVX512) { job->sink[thread] += fma_avx512(job->chunk); continue; }
+        if (job->variant == HK_VARIANT_AVX2) { job->sink[thread] += fma_avx2(job->chunk); continue; }
 #endif
-    job->sink[thread] = fma_portable(job->iterations);
+        job->sink[thread] += fma_portable(job->chunk);
+    }
 }
 
+/* 64 chunks of 20000 iterations of 16 (or 12) independent FMAs. */
 double hk_measure_fma_peak(hk_pool *pool, int repeats) {
-    measure_job job = {0, 0, {0}, hk_pool_variant(pool), 200000};
+    measure_job job = {0, 0, {0}, hk_pool_variant(pool), 64L * 20000, 20000, 64, 0};
     int variant = job.variant;
     double flopsPerIteration = variant == HK_VARIANT_AVX512 ? 16 * 16 * 2 : (variant == HK_VARIANT_AVX2 ? 12 * 8 * 2 : 16 * 8 * 2);
     double best = 0;
     for (int r = 0; r < (repeats < 1 ? 1 : repeats); r++) {
+        atomic_store(&job.next, 0);
         double start = now_seconds();
         hk_pool_run(pool, fma_share, &job);
         double t = now_seconds() - start;
-        double gflops = flopsPerIteration * (double)job.iterations * hk_pool_threads(pool) / t / 1e9;
+        double gflops = flopsPerIteration * (double)job.iterations / t / 1e9;
         if (gflops > best) best = gflops;
     }
     return best;

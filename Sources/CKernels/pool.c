@@ -9,7 +9,13 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <time.h>
+
+/* A job is open until the caller has done its own share; a worker that wakes up after that (it slept,
+ * or another process had its CPU) skips the job instead of making the caller wait for it. */
+#define TICKET_CLOSED ((uint64_t)1 << 31)
+#define TICKET_JOINED_MASK (TICKET_CLOSED - 1)
 
 struct hk_pool {
     int threads;
@@ -18,6 +24,7 @@ struct hk_pool {
     pthread_t *workers;          /* (threads - 1) */
     _Atomic unsigned generation; /* bumped once per job */
     _Atomic int done;            /* workers finished with the current job */
+    _Atomic uint64_t ticket;     /* generation << 32 | CLOSED | workers that joined the current job */
     _Atomic int sleepers;        /* workers asleep on `wake` */
     _Atomic int stop;
     pthread_mutex_t mutex;
@@ -81,6 +88,13 @@ static void *worker_main(void *argument) {
         }
         if (atomic_load(&pool->stop)) break;
         seen = g;
+        /* Join the job unless the caller has closed it already. */
+        uint64_t t = atomic_load(&pool->ticket);
+        int joined = 0;
+        while ((t >> 32) == g && !(t & TICKET_CLOSED)) {
+            if (atomic_compare_exchange_weak(&pool->ticket, &t, t + 1)) { joined = 1; break; }
+        }
+        if (!joined) continue;
         pool->job(pool->context, start.index, pool->threads);
         atomic_fetch_add_explicit(&pool->done, 1, memory_order_release);
     }
@@ -115,6 +129,7 @@ hk_pool *hk_pool_create(int threads, int variant, int pin) {
     pthread_mutex_init(&pool->busy, NULL);
     atomic_init(&pool->generation, 0);
     atomic_init(&pool->done, 0);
+    atomic_init(&pool->ticket, 0);
     atomic_init(&pool->sleepers, 0);
     atomic_init(&pool->stop, 0);
     int cpus[256];
@@ -181,15 +196,19 @@ void hk_pool_run(hk_pool *pool, hk_job job, void *context) {
     pool->job = job;
     pool->context = context;
     atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
-    atomic_fetch_add(&pool->generation, 1); /* sequentially consistent: pairs with the sleepers check */
+    unsigned g = atomic_load(&pool->generation) + 1;
+    atomic_store(&pool->ticket, (uint64_t)g << 32); /* open, nobody joined */
+    atomic_store(&pool->generation, g); /* sequentially consistent: pairs with the sleepers check */
     if (atomic_load(&pool->sleepers) > 0) {
         pthread_mutex_lock(&pool->mutex);
         pthread_cond_broadcast(&pool->wake);
         pthread_mutex_unlock(&pool->mutex);
     }
     job(context, 0, pool->threads);
-    /* Wait for the workers; if one is not running (another process has its CPU), give up the time slice. */
-    for (int i = 0; atomic_load_explicit(&pool->done, memory_order_acquire) < pool->threads - 1; i++) {
+    /* Close the job, then wait for the workers that joined it; if one is not running (another process
+     * has its CPU), give up the time slice. */
+    int joined = (int)(atomic_fetch_or(&pool->ticket, TICKET_CLOSED) & TICKET_JOINED_MASK);
+    for (int i = 0; atomic_load_explicit(&pool->done, memory_order_acquire) < joined; i++) {
         if (i < 4096) cpu_relax();
         else sched_yield();
     }
