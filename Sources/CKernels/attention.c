@@ -53,13 +53,6 @@ INLINE float dot(const float *a, const float *b, int count) {
     return s;
 }
 
-/* out (count) += p * v (count) */
-INLINE void axpy(float *out, float p, const float *v, int count) {
-    int k = 0;
-    for (; k + 8 <= count; k += 8) *(v8f_u *)(out + k) = *(v8f_u *)(out + k) + p * *(const v8f_u *)(v + k);
-    for (; k < count; k++) out[k] = out[k] + p * v[k];
-}
-
 /* In-place softmax over m scores (m >= 1). */
 INLINE void softmax(float *s, int m) {
     float top = -INFINITY;
@@ -86,32 +79,39 @@ INLINE void softmax(float *s, int m) {
 INLINE void attention_tasks(const hk_attention_args *a, long first, long last, float *scores) {
     const int hs = a->head_size, group = a->heads / a->kv_heads;
     const int tail = a->columns - a->shared_prefix;
+    int *slots = (int *)(scores + a->columns); /* (columns) the visible slots of the current row, in order */
     for (long task = first; task < last; task++) {
         int i = (int)(task / a->heads), h = (int)(task % a->heads), g = h / group;
         const float *q = a->q + (size_t)i * a->ldq + (size_t)h * hs;
         const float *keys = a->keys + (size_t)g * hs, *values = a->values + (size_t)g * hs;
         const uint64_t *rowBits = a->bits + (size_t)i * a->words_per_row;
         int m = 0;
-        for (int j = 0; j < a->shared_prefix; j++) scores[m++] = dot(q, keys + (size_t)j * a->kv_stride, hs) * a->scale;
+        for (int j = 0; j < a->shared_prefix; j++) slots[m++] = j;
         for (int w = 0; w < a->words_per_row; w++) {
             for (uint64_t b = rowBits[w]; b; b &= b - 1) {
                 int j = w * 64 + __builtin_ctzll(b);
                 if (j >= tail) break;
-                scores[m++] = dot(q, keys + (size_t)(a->shared_prefix + j) * a->kv_stride, hs) * a->scale;
+                slots[m++] = a->shared_prefix + j;
             }
         }
         float *out = a->out + (size_t)i * a->ldo + (size_t)h * hs;
-        for (int k = 0; k < hs; k++) out[k] = 0;
-        if (m == 0) continue;
+        if (m == 0) {
+            for (int k = 0; k < hs; k++) out[k] = 0;
+            continue;
+        }
+        for (int t = 0; t < m; t++) scores[t] = dot(q, keys + (size_t)slots[t] * a->kv_stride, hs) * a->scale;
         softmax(scores, m);
-        m = 0;
-        for (int j = 0; j < a->shared_prefix; j++) axpy(out, scores[m++], values + (size_t)j * a->kv_stride, hs);
-        for (int w = 0; w < a->words_per_row; w++) {
-            for (uint64_t b = rowBits[w]; b; b &= b - 1) {
-                int j = w * 64 + __builtin_ctzll(b);
-                if (j >= tail) break;
-                axpy(out, scores[m++], values + (size_t)(a->shared_prefix + j) * a->kv_stride, hs);
-            }
+        /* out[k] = sum over t in order of p_t v_t[k]: one register per 8 columns, carried across t. */
+        int k = 0;
+        for (; k + 8 <= hs; k += 8) {
+            v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int t = 0; t < m; t++) acc = acc + scores[t] * *(const v8f_u *)(values + (size_t)slots[t] * a->kv_stride + k);
+            *(v8f_u *)(out + k) = acc;
+        }
+        for (; k < hs; k++) {
+            float acc = 0;
+            for (int t = 0; t < m; t++) acc = acc + scores[t] * values[(size_t)slots[t] * a->kv_stride + k];
+            out[k] = acc;
         }
     }
 }
@@ -140,7 +140,7 @@ typedef struct {
 static void attention_share(void *context, int thread, int threads) {
     (void)threads;
     attention_job *job = context;
-    float *scratch = job->args->scratch + (size_t)thread * job->args->columns;
+    float *scratch = job->args->scratch + (size_t)thread * 2 * job->args->columns;
     for (;;) {
         long first = atomic_fetch_add_explicit(&job->next, job->chunk, memory_order_relaxed);
         if (first >= job->total) break;
