@@ -29,7 +29,10 @@ let package = Package(
             pkgConfig: "libgvc",
             providers: [.apt(["libgraphviz-dev"])]
         ),
-        .target(name: "Numerics", dependencies: ["COpenBLAS"]),
+        // The forward kernels (C11): per-function target attributes and a run-time CPU check, so the package
+        // builds on any x86-64 or arm64 machine without unsafe flags.
+        .target(name: "CKernels", cSettings: [.define("_GNU_SOURCE", .when(platforms: [.linux]))]),
+        .target(name: "Numerics", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "LanguageModel", dependencies: ["Numerics"]),
         .target(name: "DraftHeads", dependencies: ["LanguageModel", "Numerics"]),
         .target(name: "Speculation", dependencies: ["DraftHeads", "LanguageModel", "Numerics"]),
