@@ -52,6 +52,9 @@ let package = Package(
         .testTarget(name: "DraftHeadsTests", dependencies: ["DraftHeads", "LanguageModel", "Numerics"]),
         .testTarget(name: "SpeculationTests", dependencies: ["Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         .testTarget(name: "VisualizationTests", dependencies: ["Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
+        // Mutation fuzzing of every loader and of the numeric options (HYDRASIM_FUZZ_CASES sets the cases per format;
+        // scripts/fuzz.sh runs the long version). The regression corpus is in Tests/FuzzCorpus.
+        .testTarget(name: "FuzzTests", dependencies: ["hydrasim", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         // Runs the built `hydrasim` executable as a user would.
         .testTarget(name: "CommandLineTests", dependencies: ["hydrasim"]),
     ]

@@ -74,6 +74,11 @@ struct TrainBaseCommand: ParsableCommand {
         if vocabSize < BPETokenizer.minimumVocabularySize {
             throw CLIError("--vocab-size \(vocabSize) is smaller than \(BPETokenizer.minimumVocabularySize) (3 special tokens + 256 bytes)")
         }
+        // Sizes are checked before anything is read, trained or allocated.
+        let shape = try checkedModelShape(dim: dim, hiddenDim: hiddenDim, layers: layers, heads: heads, kvHeads: kvHeads,
+                                          vocabularySize: vocabSize, context: context, sharedClassifier: true)
+        if let problem = shape.problem { throw CLIError(problem) }
+        try checkTrainingMemory(shape, batch: batch, context: context)
     }
 
     func run() throws {
@@ -109,9 +114,8 @@ struct TrainBaseCommand: ParsableCommand {
                 if done % 32 == 0 || done == total { bar.update(done) }
             }
         }
-        let hidden = hiddenDim ?? ((8 * dim / 3 + 31) / 32 * 32)
-        let model = ModelConfig(dim: dim, hiddenDim: hidden, layers: layers, heads: heads, kvHeads: kvHeads ?? (heads % 2 == 0 ? heads / 2 : heads),
-                                vocabularySize: tok.vocabularySize, maxSequenceLength: context, sharedClassifier: true)
+        let model = try checkedModelShape(dim: dim, hiddenDim: hiddenDim, layers: layers, heads: heads, kvHeads: kvHeads,
+                                          vocabularySize: tok.vocabularySize, context: context, sharedClassifier: true)
         if let problem = model.problem { throw CLIError(problem) }
         let settings = BaseTrainingSettings(model: model, batchSize: batch, steps: steps,
                                             optimizer: optimizer.settings(defaults: OptimizerSettings(warmupSteps: 100, weightDecay: 0.1)),
