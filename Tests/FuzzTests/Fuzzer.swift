@@ -67,10 +67,12 @@ struct FuzzStats {
     }
 
     var json: String {
-        let kindsJSON = kinds.keys.sorted().map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
-        return "{\"format\": \"\(format)\", \"cases\": \(cases), \"accepted\": \(accepted), \"rejected\": \(rejected), \"crashes\": 0, "
-            + "\"hangs\": 0, \"distinct_messages\": \(distinctMessages.count), \"kinds\": \(kinds.count), \"slowest_case_seconds\": \(String(format: "%.3f", slowest)), "
-            + "\"seconds\": \(String(format: "%.1f", seconds)), \"messages\": [\(kindsJSON.joined(separator: ", "))]}"
+        let object: [String: Any] = ["format": format, "cases": cases, "accepted": accepted, "rejected": rejected, "crashes": 0, "hangs": 0,
+                                     "distinct_messages": distinctMessages.count, "kinds": kinds.count,
+                                     "slowest_case_seconds": (slowest * 1000).rounded() / 1000, "seconds": (seconds * 10).rounded() / 10,
+                                     "messages": kinds.keys.sorted()]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
     }
 }
 
