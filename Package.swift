@@ -56,6 +56,6 @@ let package = Package(
         // scripts/fuzz.sh runs the long version). The regression corpus is in Tests/FuzzCorpus.
         .testTarget(name: "FuzzTests", dependencies: ["hydrasim", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         // Runs the built `hydrasim` executable as a user would.
-        .testTarget(name: "CommandLineTests", dependencies: ["hydrasim"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["hydrasim", "DraftHeads", "LanguageModel"]),
     ]
 )

@@ -33,6 +33,7 @@ struct TrainHeadsCommand: ParsableCommand {
     @Option(name: .long, help: "Random seed (batches).") var seed: UInt64 = 1
     @Option(name: .long, help: "Output heads file.") var out: String
     @Flag(name: .long, help: "Continue the run saved in OUT.state (same options required).") var resume = false
+    @Flag(name: .long, help: "Replace an existing --out heads file.") var force = false
     @OptionGroup var threads: ThreadOptions
 
     struct Summary: Encodable {
@@ -70,6 +71,9 @@ struct TrainHeadsCommand: ParsableCommand {
             throw CLIError("\(statePath) holds an interrupted run: pass --resume to continue it, or delete it to start again")
         }
         if resume && !fm.fileExists(atPath: statePath) { throw CLIError("\(statePath): no head-training run to resume") }
+        if !resume && !force && fm.fileExists(atPath: out) {
+            throw CLIError("\(out) already exists: choose another --out, or pass --force to replace it")
+        }
         let (weights, _, data) = try baseOptions.load()
         // Sizes from the command line, checked against memory before the heads and their activations are allocated.
         let c = weights.config
