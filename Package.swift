@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 // Data flows one way: Numerics -> LanguageModel -> DraftHeads -> Speculation
@@ -59,3 +60,11 @@ let package = Package(
         .testTarget(name: "CommandLineTests", dependencies: ["hydrasim", "DraftHeads", "LanguageModel"]),
     ]
 )
+
+// Coverage-guided fuzzing with libFuzzer, a developer run (scripts/libfuzzer.sh): only declared when asked for,
+// since it links only with `-sanitize=fuzzer`.
+if ProcessInfo.processInfo.environment["HYDRASIM_LIBFUZZER"] == "1" {
+    package.targets.append(.executableTarget(name: "HydraFuzz", dependencies: ["Visualization", "Speculation", "DraftHeads", "LanguageModel"],
+                                             path: "Fuzz/HydraFuzz"))
+    package.products.append(.executable(name: "HydraFuzz", targets: ["HydraFuzz"]))
+}

@@ -172,6 +172,7 @@ struct LoaderFuzzTests {
                     #expect(file.hasPrefix("ok-"), "\(path) was accepted; only ok-* cases should be")
                 } catch {
                     let message = "\(error)"
+                    print("corpus \(format)/\(file): " + message.replacingOccurrences(of: folder + "/", with: ""))
                     #expect(!file.hasPrefix("ok-"), "\(path): \(message)")
                     #expect(message.hasPrefix(path + ": ") && !message.contains("\n"), "\(path): \(message)")
                 }
