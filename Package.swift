@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 // Data flows one way: Numerics -> LanguageModel -> DraftHeads -> Speculation
@@ -67,8 +68,19 @@ let package = Package(
         .testTarget(name: "DraftHeadsTests", dependencies: ["TestSupport", "DraftHeads", "LanguageModel", "Numerics"]),
         .testTarget(name: "SpeculationTests", dependencies: ["TestSupport", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         .testTarget(name: "VisualizationTests", dependencies: ["TestSupport", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
-        // Runs the built `hydrasim` executable as a user would.
         .testTarget(name: "REPLTests", dependencies: ["TestSupport", "REPL", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
-        .testTarget(name: "CommandLineTests", dependencies: ["TestSupport", "hydrasim"]),
+        // Mutation fuzzing of every loader and of the numeric options (HYDRASIM_FUZZ_CASES sets the cases per format;
+        // scripts/fuzz.sh runs the long version). The regression corpus is in Tests/FuzzCorpus.
+        .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "hydrasim", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
+        // Runs the built `hydrasim` executable as a user would.
+        .testTarget(name: "CommandLineTests", dependencies: ["TestSupport", "hydrasim", "DraftHeads", "LanguageModel"]),
     ]
 )
+
+// Coverage-guided fuzzing with libFuzzer, a developer run (scripts/libfuzzer.sh): only declared when asked for,
+// since it links only with `-sanitize=fuzzer`.
+if ProcessInfo.processInfo.environment["HYDRASIM_LIBFUZZER"] == "1" {
+    package.targets.append(.executableTarget(name: "HydraFuzz", dependencies: ["Visualization", "Speculation", "DraftHeads", "LanguageModel"],
+                                             path: "Fuzz/HydraFuzz"))
+    package.products.append(.executable(name: "HydraFuzz", targets: ["HydraFuzz"]))
+}

@@ -28,28 +28,47 @@ public enum DraftHeadsFile {
 
     /// Reads a heads file; with `base`, also checks the heads were trained for that model.
     public static func read(_ path: String, base: TransformerWeights? = nil) throws -> DraftHeadSet {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw DraftHeadsError(path: path, problem: "no such file") }
+        if isDirectory.boolValue { throw DraftHeadsError(path: path, problem: "is a folder, not a heads file") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw DraftHeadsError(path: path, problem: "cannot read the file") }
+        return try read(data: data, path: path, base: base)
+    }
+
+    /// Decodes the bytes of a heads file (no file is read; `path` names the source in errors); with `base`, also
+    /// checks the heads were trained for that model. Every size is checked against the file's length before
+    /// anything is allocated.
+    public static func read(data: Data, path: String = "heads", base: TransformerWeights? = nil) throws -> DraftHeadSet {
         func fail(_ problem: String) -> DraftHeadsError { DraftHeadsError(path: path, problem: problem) }
-        guard let data = FileManager.default.contents(atPath: path) else { throw fail("no such file") }
         guard data.count >= 12 else { throw fail("truncated: \(data.count) bytes, shorter than the 12-byte header") }
         let (m, v, n) = data.withUnsafeBytes {
-            ($0.loadUnaligned(fromByteOffset: 0, as: UInt32.self), $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self),
-             Int($0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
+            (UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt32.self)), UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self)),
+             Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self))))
         }
         guard m == magic else {
             throw fail("not a HydraSim heads file (bad magic number); is it a model checkpoint? Pass it as --checkpoint instead")
         }
         guard v == version else { throw fail("heads file version \(v); this HydraSim reads version \(version)") }
-        guard data.count >= 12 + n, let config = try? JSONDecoder().decode(DraftHeadsConfig.self, from: data.subdata(in: 12..<12 + n)) else {
-            throw fail("truncated or unreadable header")
+        guard data.count - 12 >= n else {
+            throw fail("truncated: the header announces \(n) bytes of JSON but only \(data.count - 12) bytes follow")
         }
-        guard config.heads >= 1, config.blocks >= 1, config.dim >= 1, config.vocabularySize >= 1 else {
-            throw fail("bad configuration: \(config.heads) heads, \(config.blocks) blocks, dim \(config.dim), vocabulary \(config.vocabularySize)")
+        let json = data.subdata(in: data.startIndex + 12..<data.startIndex + 12 + n)
+        let config: DraftHeadsConfig
+        do { config = try JSONDecoder().decode(DraftHeadsConfig.self, from: json) } catch {
+            throw fail("unreadable JSON header: \(describe(error))")
         }
-        let set = DraftHeadSet(config: config)
-        let expected = 12 + n + 4 * set.namedTensors.reduce(0) { $0 + $1.tensor.count }
+        if let problem = problem(config) { throw fail("bad configuration: \(problem)") }
+        guard let floats = tensorCount(config, atMost: (data.count - 12 - n) / 4 + 1) else {
+            throw fail("truncated: the header describes more tensor data than the file's \(data.count) bytes")
+        }
+        let expected = 12 + n + 4 * floats
         guard data.count == expected else {
             throw fail(data.count < expected ? "truncated: the header describes \(expected) bytes but the file has \(data.count)"
                                              : "\(data.count - expected) unexpected bytes after the last tensor")
+        }
+        let set = DraftHeadSet(config: config)
+        guard set.namedTensors.reduce(0, { $0 + $1.tensor.count }) == floats else {
+            throw fail("internal error: the heads' tensors do not match the size computed from the header")
         }
         try data.withUnsafeBytes { raw in
             var offset = 12 + n
@@ -62,6 +81,58 @@ public enum DraftHeadsFile {
         }
         if let base { try check(set, fits: base, path: path) }
         return set
+    }
+
+    /// The first problem with a heads configuration read from a file, or nil.
+    public static func problem(_ config: DraftHeadsConfig) -> String? {
+        guard config.heads >= 1, config.blocks >= 1, config.dim >= 1, config.vocabularySize >= 3 else {
+            return "\(config.heads) heads, \(config.blocks) blocks, dim \(config.dim), vocabulary \(config.vocabularySize) (need at least 1, 1, 1 and 3)"
+        }
+        if let prefix = config.prefix {
+            if let problem = prefix.problem { return "prefix-attention layer: \(problem)" }
+            if prefix.dim != config.dim { return "prefix-attention layer of dim \(prefix.dim) under heads of dim \(config.dim)" }
+            if prefix.layers != 1 { return "prefix-attention layer with \(prefix.layers) layers; it has exactly 1" }
+            if prefix.vocabularySize != config.vocabularySize {
+                return "prefix-attention layer for vocabulary \(prefix.vocabularySize) under heads for vocabulary \(config.vocabularySize)"
+            }
+            if let problem = prefix.memoryProblem { return "prefix-attention layer: \(problem)" }
+        }
+        return nil
+    }
+
+    /// Floats in the tensors of heads shaped by `config` (a config without a `problem`), in checked arithmetic;
+    /// nil when the count overflows or exceeds `limit` (so a header claiming billions of heads is refused quickly).
+    public static func tensorCount(_ config: DraftHeadsConfig, atMost limit: Int) -> Int? {
+        let D = config.dim, V = config.vocabularySize, c = CheckedInt.self
+        let sequential = config.kind.isSequential
+        var total = 0
+        if let p = config.prefix {
+            let kv = p.dim * p.kvHeads / p.heads
+            guard let layer = c.sum([c.mul(2, D), c.mul(2, D, D), c.mul(2, kv, D), c.mul(3, p.hiddenDim, D)]) else { return nil }
+            total = layer
+        }
+        guard let later = c.mul(config.blocks - 1, c.sum([c.mul(D, D), D])), let output = c.sum([c.mul(V, D), sequential ? V : 0]) else { return nil }
+        var k = 1
+        while k <= config.heads {
+            guard total <= limit else { return nil }
+            let input = sequential ? c.mul(k + 1, D) : D
+            guard let head = c.sum([sequential ? c.mul(D, input) : 0, c.mul(D, input), D, later, output]),
+                  let sum = c.sum([total, head]) else { return nil }
+            total = sum
+            k += 1
+        }
+        return total <= limit ? total : nil
+    }
+
+    /// A JSON decoding error as one short phrase.
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): return "missing field \"\(key.stringValue)\""
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context), DecodingError.dataCorrupted(let context):
+            let at = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return (at.isEmpty ? "" : "\(at): ") + context.debugDescription.replacingOccurrences(of: "\n", with: " ")
+        default: return "\(error)".replacingOccurrences(of: "\n", with: " ")
+        }
     }
 
     /// Throws unless `set` was trained for `base` (same width, vocabulary and fingerprint).

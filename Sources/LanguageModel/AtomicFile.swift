@@ -23,6 +23,18 @@ public enum AtomicFile {
             try? FileManager.default.removeItem(at: temp)
             throw AtomicFileError(path: path, problem: "cannot replace the file: \(reason)")
         }
+        removeStaleTemporaries(of: url)
+    }
+
+    /// Removes temporary files of `url` left by writers that were killed mid-write (their process is gone).
+    static func removeStaleTemporaries(of url: URL) {
+        let folder = url.deletingLastPathComponent()
+        let prefix = ".\(url.lastPathComponent).tmp-"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            guard let pid = Int32(name.dropFirst(prefix.count).prefix { $0 != "-" }), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(at: folder.appendingPathComponent(name)) }
+        }
     }
 }
 

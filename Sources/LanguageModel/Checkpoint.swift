@@ -20,20 +20,34 @@ public enum Checkpoint {
         2 * config.maxSequenceLength * config.headSize / 2
     }
 
-    /// Expected file size in bytes for a checkpoint of this shape.
+    /// Expected file size in bytes for a checkpoint of this shape (a shape without a `problem`).
     public static func fileSize(_ config: ModelConfig) -> Int {
         headerSize + 4 * (config.parameterCount + ropeTableCount(config))
     }
 
+    /// `fileSize`, or nil when it does not fit in an `Int` (checked arithmetic: the header is untrusted).
+    public static func checkedFileSize(_ config: ModelConfig) -> Int? {
+        guard config.heads > 0 else { return nil }
+        let rope = CheckedInt.mul(config.maxSequenceLength, config.dim / config.heads)
+        return CheckedInt.sum([headerSize, CheckedInt.mul(4, CheckedInt.sum([config.checkedParameterCount, rope]))])
+    }
+
     /// Reads and validates a checkpoint: size against header, dimensions, no NaN or infinity.
     public static func read(_ path: String) throws -> TransformerWeights {
-        guard FileManager.default.fileExists(atPath: path) else {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw CheckpointError(path: path, problem: "no such file")
         }
+        if isDirectory.boolValue { throw CheckpointError(path: path, problem: "is a folder, not a checkpoint file") }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CheckpointError(path: path, problem: "cannot read the file")
         }
         return try decode(data, path: path)
+    }
+
+    /// Decodes checkpoint bytes; `path` only names the source in errors (no file is read).
+    public static func read(data: Data, path: String) throws -> TransformerWeights {
+        try decode(data, path: path)
     }
 
     /// Parses the 7-int header, with hints for files that are not legacy llama2.c checkpoints.
@@ -48,7 +62,7 @@ public enum Checkpoint {
         let config = ModelConfig(dim: Int(ints[0]), hiddenDim: Int(ints[1]), layers: Int(ints[2]), heads: Int(ints[3]),
                                  kvHeads: Int(ints[4]), vocabularySize: abs(Int(ints[5])), maxSequenceLength: Int(ints[6]),
                                  sharedClassifier: ints[5] > 0)
-        if let problem = config.problem {
+        if let problem = config.problem ?? (checkedFileSize(config) == nil ? "the described file size does not fit in 64 bits" : nil) {
             throw CheckpointError(path: path, problem: "bad header (\(ints.map(String.init).joined(separator: ", "))): \(problem); is this a llama2.c .bin checkpoint?")
         }
         return config
@@ -57,12 +71,19 @@ public enum Checkpoint {
     /// Decodes checkpoint bytes (`path` only names the source in errors).
     public static func decode(_ data: Data, path: String) throws -> TransformerWeights {
         let config = try header(data, path: path)
-        let expected = fileSize(config)
+        // Checked before anything is allocated: the header's sizes are untrusted.
+        guard let expected = checkedFileSize(config) else {
+            throw CheckpointError(path: path, problem: "bad header: the described file size does not fit in 64 bits")
+        }
         if data.count < expected {
             throw CheckpointError(path: path, problem: "truncated: the header describes \(expected) bytes but the file has \(data.count)")
         }
         if data.count > expected {
             throw CheckpointError(path: path, problem: "\(data.count - expected) unexpected bytes after the last tensor (the header describes \(expected) bytes)")
+        }
+        // The weights fit (the file holds them), but the KV cache a model of this context needs may not.
+        if let problem = config.memoryProblem {
+            throw CheckpointError(path: path, problem: "bad header: \(problem); is max_seq_len right?")
         }
         let weights = TransformerWeights(zeros: config)
         try data.withUnsafeBytes { raw in

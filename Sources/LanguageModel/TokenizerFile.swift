@@ -19,6 +19,16 @@ extension BPETokenizer {
         } catch {
             throw fail("cannot read the file: \(error.localizedDescription)")
         }
+        try self.init(data: bytes, path: path, expectedVocabularySize: expectedVocabularySize)
+    }
+
+    /// Decodes the bytes of a llama2.c `tokenizer.bin` (no file is read; `path` names the source in errors).
+    public init(data: Data, path: String, expectedVocabularySize: Int? = nil) throws {
+        try self.init(data: Array(data), path: path, expectedVocabularySize: expectedVocabularySize)
+    }
+
+    init(data bytes: [UInt8], path: String, expectedVocabularySize: Int?) throws {
+        func fail(_ problem: String) -> TokenizerError { TokenizerError(path: path, problem: problem) }
         guard !bytes.isEmpty else { throw fail("the file is empty") }
         var reader = LittleEndianReader(bytes: bytes)
         guard let maxTokenLength = reader.int32() else {
@@ -41,7 +51,9 @@ extension BPETokenizer {
             guard let piece = reader.bytes(Int(length)) else {
                 throw fail("token \(id) is truncated: it needs \(length) bytes but only \(reader.remaining) remain")
             }
-            scores.append(Float(bitPattern: scoreBits))
+            let score = Float(bitPattern: scoreBits)
+            guard score.isFinite else { throw fail("token \(id) has the score \(score); scores must be finite") }
+            scores.append(score)
             pieces.append(piece)
         }
         if let expected = expectedVocabularySize, expected != pieces.count {

@@ -20,11 +20,26 @@ public struct CandidateTree: Equatable, Sendable {
 
     /// Validates and sorts `paths`: non-empty ranks ≥ 0, no duplicates, every prefix present,
     /// depth at most `maxDepth` (the number of heads), ranks below `width` (the proposal width).
+    /// Most nodes a tree may have, the root included (the tree attention mask has this many squared cells).
+    public static let maxNodes = 4096
+    /// Largest rank a path may hold (a rank indexes a head's candidates, so it must also be below the vocabulary).
+    public static let maxRank = Int(Int32.max) - 1
+
     public init(paths: [[Int]], maxDepth: Int? = nil, width: Int? = nil) throws {
+        // Bounds first, on the raw input, so that nothing below sorts or hashes an absurd tree.
+        guard paths.count < Self.maxNodes else {
+            throw TreeError("the tree has \(paths.count) paths; at most \(Self.maxNodes - 1) are allowed (\(Self.maxNodes) nodes with the root)")
+        }
+        if let long = paths.first(where: { $0.count > paths.count }) {
+            throw TreeError("path \(Self.text(long)) is \(long.count) deep but the tree has only \(paths.count) paths, so some of its prefixes are missing")
+        }
+        if let path = paths.first(where: { $0.contains { $0 > Self.maxRank } }) {
+            throw TreeError("path \(Self.text(path)) has a rank above \(Self.maxRank); ranks index a head's candidates")
+        }
         let sorted = paths.sorted { $0.count != $1.count ? $0.count < $1.count : $0.lexicographicallyPrecedes($1) }
         var seen = Set<[Int]>()
         for path in sorted {
-            let text = "[" + path.map(String.init).joined(separator: ", ") + "]"
+            let text = Self.text(path)
             guard !path.isEmpty else { throw TreeError("an empty path: the root is implicit, list only its descendants") }
             if let bad = path.first(where: { $0 < 0 }) { throw TreeError("path \(text) has a negative rank \(bad)") }
             if let width, let bad = path.first(where: { $0 >= width }) {
@@ -35,11 +50,16 @@ public struct CandidateTree: Equatable, Sendable {
             }
             guard seen.insert(path).inserted else { throw TreeError("path \(text) appears twice") }
             if path.count > 1 && !seen.contains(Array(path.dropLast())) {
-                let parent = "[" + path.dropLast().map(String.init).joined(separator: ", ") + "]"
+                let parent = Self.text(Array(path.dropLast()))
                 throw TreeError("path \(text) has no parent: \(parent) is missing")
             }
         }
         self.paths = sorted
+    }
+
+    /// A path as `[0, 2]`, long paths cut with `…` so that errors stay one short line.
+    static func text(_ path: [Int]) -> String {
+        "[" + path.prefix(12).map(String.init).joined(separator: ", ") + (path.count > 12 ? ", … (\(path.count) ranks)" : "") + "]"
     }
 
     /// Number of nodes, the root included.
@@ -100,6 +120,7 @@ public struct CandidateTree: Equatable, Sendable {
     /// A single chain of `length` top-1 guesses (`[0]`, `[0, 0]`, ...).
     public static func chain(_ length: Int) throws -> CandidateTree {
         guard length >= 1 else { throw TreeError("chain-N needs N >= 1, got \(length)") }
+        guard length < maxNodes else { throw TreeError("chain-\(length) is too long: at most chain-\(maxNodes - 1)") }
         return try CandidateTree(paths: (1...length).map { [Int](repeating: 0, count: $0) })
     }
 
@@ -129,19 +150,29 @@ extension CandidateTree {
             let preset = "\(presetFolder)/\(spec).json"
             if FileManager.default.fileExists(atPath: preset) { file = preset }
         }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw TreeError("\(file): is a folder, not a tree file")
+        }
         guard let data = FileManager.default.contents(atPath: file) else {
             throw unknownTreeError(spec, presetFolder: presetFolder)
         }
+        return try parse(data: data, name: file, maxDepth: maxDepth, width: width)
+    }
+
+    /// A tree from the bytes of a tree file: a JSON list of rank paths or `{"paths": [...]}`. No file is read;
+    /// errors are one line starting with `name: `.
+    public static func parse(data: Data, name: String = "tree", maxDepth: Int? = nil, width: Int? = nil) throws -> CandidateTree {
         let paths: [[Int]]
         if let list = try? JSONDecoder().decode([[Int]].self, from: data) {
             paths = list
         } else if let object = try? JSONDecoder().decode(TreeFile.self, from: data) {
             paths = object.paths
         } else {
-            throw TreeError("\(file): not a tree: expected a JSON list of rank paths like [[0], [1], [0, 0]] or {\"paths\": [...]}")
+            throw TreeError("\(name): not a tree: expected a JSON list of rank paths like [[0], [1], [0, 0]] or {\"paths\": [...]}")
         }
         do { return try CandidateTree(paths: paths, maxDepth: maxDepth, width: width) } catch let error as TreeError {
-            throw TreeError("\(file): \(error.problem)")
+            throw TreeError("\(name): \(error.problem)")
         }
     }
 

@@ -28,6 +28,9 @@ public final class DynamicTreeProposer: CandidateProposer {
 
     public init(heads: DraftHeadSet, embedding: Tensor, budget: Int, width: Int = 4, maxDepth: Int? = nil) throws {
         guard budget >= 1 else { throw TreeError("a dynamic tree needs a budget of at least 1 node, got \(budget)") }
+        guard budget < CandidateTree.maxNodes else {
+            throw TreeError("a dynamic tree's budget must be below \(CandidateTree.maxNodes) nodes, got \(budget)")
+        }
         guard width >= 1 && width <= heads.config.vocabularySize else {
             throw TreeError("a dynamic tree's width must be in 1...\(heads.config.vocabularySize), got \(width)")
         }

@@ -83,6 +83,10 @@ public final class TreeProposer: CandidateProposer {
         guard tree.depth <= heads.config.heads else {
             throw TreeError("the tree is \(tree.depth) deep but there are only \(heads.config.heads) heads")
         }
+        // Checked before `width` sizes anything: a rank indexes one head's candidates, one per vocabulary entry.
+        if let rank = tree.paths.flatMap({ $0 }).max(), rank >= heads.config.vocabularySize {
+            throw TreeError("the tree uses rank \(rank), but the vocabulary has only \(heads.config.vocabularySize) tokens (ranks 0..<\(heads.config.vocabularySize))")
+        }
         self.heads = heads
         self.tree = tree
         self.embedding = embedding

@@ -67,7 +67,16 @@ public struct DecodingTrace: Codable, Equatable, Sendable {
 
     /// Reads a trace, with one clear line for a file that is not a trace or is from another version.
     public static func read(_ path: String) throws -> DecodingTrace {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw FileError(path: path, problem: "no such file") }
+        if isDirectory.boolValue { throw FileError(path: path, problem: "is a folder, not a trace file") }
         guard let data = FileManager.default.contents(atPath: path) else { throw FileError(path: path, problem: "cannot read the file") }
+        return try read(data: data, path: path)
+    }
+
+    /// Decodes and checks the bytes of a trace (no file is read; `path` names the source in errors): the JSON
+    /// must be a trace of this version, and every step a tree whose indices a drawing can follow.
+    public static func read(data: Data, path: String) throws -> DecodingTrace {
         struct Header: Decodable { var format: String?; var formatVersion: Int? }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
@@ -77,12 +86,52 @@ public struct DecodingTrace: Codable, Equatable, Sendable {
         guard header.formatVersion == currentVersion else {
             throw FileError(path: path, problem: "trace format version \(header.formatVersion.map(String.init) ?? "missing") is not supported (this hydrasim reads version \(currentVersion))")
         }
-        do { return try decoder.decode(DecodingTrace.self, from: data) } catch {
+        let trace: DecodingTrace
+        do { trace = try decoder.decode(DecodingTrace.self, from: data) } catch {
             throw FileError(path: path, problem: "malformed trace: \(Self.describe(error))")
         }
+        if let problem = trace.problem { throw FileError(path: path, problem: "malformed trace: \(problem)") }
+        return trace
+    }
+
+    /// The first inconsistency a drawing of this trace would trip over, or nil: every step's nodes form a tree
+    /// (root first with parent -1 and depth 0, each parent an earlier node, depth one more than the parent's),
+    /// at most `CandidateTree.maxNodes` nodes, and the accepted path a chain of existing nodes from the root.
+    public var problem: String? {
+        for (s, step) in steps.enumerated() {
+            let name = "step \(s + 1)"
+            let nodes = step.nodes
+            guard let root = nodes.first else { return "\(name) has no nodes (a step verifies at least its root)" }
+            guard nodes.count <= CandidateTree.maxNodes else {
+                return "\(name) has \(nodes.count) nodes; at most \(CandidateTree.maxNodes) are allowed"
+            }
+            guard root.parent == -1, root.depth == 0 else {
+                return "\(name): node 0 is the root and needs parent -1 and depth 0 (has parent \(root.parent), depth \(root.depth))"
+            }
+            for (i, node) in nodes.enumerated().dropFirst() {
+                guard node.parent >= 0 && node.parent < i else {
+                    return "\(name): node \(i) has parent \(node.parent); a parent is an earlier node (0..<\(i))"
+                }
+                guard node.depth == nodes[node.parent].depth + 1 else {
+                    return "\(name): node \(i) has depth \(node.depth) but its parent \(node.parent) has depth \(nodes[node.parent].depth)"
+                }
+                guard node.rank >= 0 else { return "\(name): node \(i) has a negative rank \(node.rank)" }
+            }
+            guard step.acceptedPath.first == 0 else { return "\(name): the accepted path must start at the root (node 0)" }
+            for (k, index) in step.acceptedPath.enumerated().dropFirst() {
+                guard index > 0 && index < nodes.count && nodes[index].parent == step.acceptedPath[k - 1] else {
+                    return "\(name): accepted node \(index) is not a child of the accepted node before it"
+                }
+            }
+        }
+        return nil
     }
 
     static func describe(_ error: Error) -> String {
+        describeOnOneLine(error).split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+
+    static func describeOnOneLine(_ error: Error) -> String {
         switch error {
         case DecodingError.keyNotFound(let key, let context):
             return "missing field \"\(key.stringValue)\" at \(context.codingPath.map(\.stringValue).joined(separator: "."))"

@@ -58,9 +58,8 @@ struct CheckpointCommand: ParsableCommand {
         @Option(name: .long, help: "Output checkpoint.") var out: String
 
         func run() throws {
-            let hidden = hiddenDim ?? ((8 * dim / 3 + 31) / 32 * 32)
-            let config = ModelConfig(dim: dim, hiddenDim: hidden, layers: layers, heads: heads, kvHeads: kvHeads ?? heads,
-                                     vocabularySize: vocabSize, maxSequenceLength: context, sharedClassifier: !untied)
+            let config = try checkedModelShape(dim: dim, hiddenDim: hiddenDim, layers: layers, heads: heads, kvHeads: kvHeads ?? heads,
+                                               vocabularySize: vocabSize, context: context, sharedClassifier: !untied)
             if let problem = config.problem { throw CLIError(problem) }
             try Checkpoint.write(TransformerWeights(random: config, seed: seed), to: out)
             print("wrote \(out): \(config.parameterCount) parameters")

@@ -39,6 +39,9 @@ struct DiagramCommand: ParsableCommand {
     @Option(name: .long, help: "Output file (written atomically).")
     var out: String
 
+    /// Largest tree whose attention mask is drawn (the picture has nodes² cells).
+    static let maxMaskNodes = 256
+
     func validate() throws {
         if Format(rawValue: format) == nil { throw CLIError("--format must be dot, svg, png or pdf, got '\(format)'") }
         if step < 1 { throw CLIError("--step must be at least 1, got \(step)") }
@@ -58,7 +61,11 @@ struct DiagramCommand: ParsableCommand {
             }
             dot = ContrastDiagram.dot(try view.step(step), try other.step(step))
         } else if mask {
-            dot = MaskDiagram.dot(try view.step(step))
+            let drawn = try view.step(step)
+            guard drawn.nodes.count <= Self.maxMaskNodes else {
+                throw CLIError("\(trace): step \(step) has \(drawn.nodes.count) nodes; a mask is drawn for at most \(Self.maxMaskNodes)")
+            }
+            dot = MaskDiagram.dot(drawn)
         } else {
             dot = StepDiagram.dot(try view.step(step))
         }

@@ -10,7 +10,8 @@ struct GenerateCommand: ParsableCommand {
         commandName: "generate",
         abstract: "Generate text: one token per forward pass (ar), or speculatively with Medusa, Hydra or Hydra++ heads.",
         discussion: """
-        Stops when the model produces BOS (id 1), after --max-tokens, or at the context limit.
+        Stops when the model produces BOS (id 1), after --max-tokens, or at the context limit (a prompt
+        of P tokens leaves room for at most context - P + 1 tokens; --max-tokens beyond the context is an error).
         Greedy speculative decoding gives exactly the tokens of greedy ar decoding; --rule sample gives
         text distributed as sampling from the base model; --rule typical is Medusa's faster,
         not distribution-preserving rule.
@@ -84,6 +85,10 @@ struct GenerateCommand: ParsableCommand {
 
         let generator = AutoregressiveGenerator(model: transformer)
         try generator.checkPrompt(promptTokens)
+        let context = transformer.config.maxSequenceLength
+        if maxTokens > context {
+            throw CLIError("--max-tokens \(maxTokens) is beyond the model's context of \(context) tokens (after this \(promptTokens.count)-token prompt at most \(context - promptTokens.count + 1) can be generated)")
+        }
         if speculation.decoder != .ar || trace != nil {
             return try runSpeculative(transformer, checkpoint: checkpointPath, tokenizer: tokenizer, promptTokens: promptTokens)
         }
@@ -149,6 +154,9 @@ struct GenerateCommand: ParsableCommand {
         let rule = try speculation.verification.acceptanceRule(sampling)
         let made = try speculation.makeDecoder(speculation.decoder, model: transformer, checkpoint: checkpoint, rule: rule, seed: sampling.seed)
         let decoder = made.decoder
+        if decoder.proposer.maxNodeCount > transformer.config.maxSequenceLength {
+            throw CLIError("--tree \(speculation.verification.tree): a step verifies \(decoder.proposer.maxNodeCount) nodes but the model's context is \(transformer.config.maxSequenceLength) tokens")
+        }
         if trace != nil && tokenizer == nil { throw CLIError("--trace needs a tokenizer for token texts: pass --tokenizer") }
         let stream = format == .text
         var previous = promptTokens.last ?? 1

@@ -130,3 +130,30 @@ struct OptimizerOptions: ParsableArguments {
                                  weightDecay: weightDecay ?? defaults.weightDecay, gradientClip: clip ?? defaults.gradientClip)
     }
 }
+
+/// A model shape from command-line sizes, checked before anything is allocated: every size fits llama2.c's
+/// 32-bit header fields, the default hidden width is computed without overflow, and the weights and KV cache
+/// fit in this machine's memory.
+func checkedModelShape(dim: Int, hiddenDim: Int?, layers: Int, heads: Int, kvHeads: Int?, vocabularySize: Int, context: Int,
+                       sharedClassifier: Bool) throws -> ModelConfig {
+    for (name, value) in [("--dim", dim), ("--hidden-dim", hiddenDim ?? 1), ("--layers", layers), ("--heads", heads), ("--kv-heads", kvHeads ?? 1),
+                          ("--vocab-size", vocabularySize), ("--context", context)] {
+        guard value >= 1 else { throw CLIError("\(name) must be at least 1, got \(value)") }
+        guard value <= Int(Int32.max) else { throw CLIError("\(name) \(value) does not fit a llama2.c checkpoint's 32-bit header field") }
+    }
+    let hidden = hiddenDim ?? ((8 * dim / 3 + 31) / 32 * 32)
+    let config = ModelConfig(dim: dim, hiddenDim: hidden, layers: layers, heads: heads, kvHeads: kvHeads ?? (heads % 2 == 0 ? heads / 2 : heads),
+                             vocabularySize: vocabularySize, maxSequenceLength: context, sharedClassifier: sharedClassifier)
+    if let problem = config.memoryProblem { throw CLIError(problem) }
+    return config
+}
+
+/// Throws when training `batch` sequences of `context` tokens of `config` would need more activation memory than
+/// this machine has (a rough count: per position, every layer's activations and the logits).
+func checkTrainingMemory(_ config: ModelConfig, batch: Int, context: Int) throws {
+    let perPosition = CheckedInt.sum([CheckedInt.mul(config.layers, CheckedInt.sum([CheckedInt.mul(16, config.dim), CheckedInt.mul(4, config.hiddenDim)])),
+                                      CheckedInt.mul(3, config.vocabularySize)])
+    guard let bytes = CheckedInt.mul(4, batch, context, perPosition), bytes <= ModelConfig.memoryLimit else {
+        throw CLIError("--batch \(batch) × --context \(context) needs more activation memory than half this machine's memory; use a smaller batch or context")
+    }
+}

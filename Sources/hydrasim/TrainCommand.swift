@@ -41,6 +41,7 @@ struct TrainBaseCommand: ParsableCommand {
     @Option(name: .long, help: "Random seed (initialisation and batches).") var seed: UInt64 = 1337
     @Option(name: .long, help: "Output folder.") var out: String
     @Flag(name: .long, help: "Continue the run saved in --out (same options required).") var resume = false
+    @Flag(name: .long, help: "Write into an --out folder that already holds other files (they may be overwritten).") var force = false
     @OptionGroup var threads: ThreadOptions
 
     struct Summary: Encodable {
@@ -75,6 +76,11 @@ struct TrainBaseCommand: ParsableCommand {
         if vocabSize < BPETokenizer.minimumVocabularySize {
             throw CLIError("--vocab-size \(vocabSize) is smaller than \(BPETokenizer.minimumVocabularySize) (3 special tokens + 256 bytes)")
         }
+        // Sizes are checked before anything is read, trained or allocated.
+        let shape = try checkedModelShape(dim: dim, hiddenDim: hiddenDim, layers: layers, heads: heads, kvHeads: kvHeads,
+                                          vocabularySize: vocabSize, context: context, sharedClassifier: true)
+        if let problem = shape.problem { throw CLIError(problem) }
+        try checkTrainingMemory(shape, batch: batch, context: context)
     }
 
     func run() throws {
@@ -89,6 +95,9 @@ struct TrainBaseCommand: ParsableCommand {
         }
         if resume && !fm.fileExists(atPath: statePath) {
             throw CLIError("\(out) holds no training run to resume (no train_state.bin): drop --resume to start one")
+        }
+        if !resume && !force, let contents = try? fm.contentsOfDirectory(atPath: out), !contents.isEmpty {
+            throw CLIError("\(out) already exists and is not empty: choose another --out, or pass --force to write into it")
         }
         let text = try CorpusCheck.read(corpusPath)
         try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -110,9 +119,8 @@ struct TrainBaseCommand: ParsableCommand {
                 if done % 32 == 0 || done == total { bar.update(done) }
             }
         }
-        let hidden = hiddenDim ?? ((8 * dim / 3 + 31) / 32 * 32)
-        let model = ModelConfig(dim: dim, hiddenDim: hidden, layers: layers, heads: heads, kvHeads: kvHeads ?? (heads % 2 == 0 ? heads / 2 : heads),
-                                vocabularySize: tok.vocabularySize, maxSequenceLength: context, sharedClassifier: true)
+        let model = try checkedModelShape(dim: dim, hiddenDim: hiddenDim, layers: layers, heads: heads, kvHeads: kvHeads,
+                                          vocabularySize: tok.vocabularySize, context: context, sharedClassifier: true)
         if let problem = model.problem { throw CLIError(problem) }
         let settings = BaseTrainingSettings(model: model, batchSize: batch, steps: steps,
                                             optimizer: optimizer.settings(defaults: OptimizerSettings(warmupSteps: 100, weightDecay: 0.1)),
@@ -120,6 +128,9 @@ struct TrainBaseCommand: ParsableCommand {
         let data = TrainingData(text: text, tokenizer: tok)
         let trainer = resume ? try BaseTrainer.resume(from: statePath, settings: settings, data: data)
                              : try BaseTrainer(settings: settings, data: data)
+        if resume && trainer.step >= steps {
+            throw CLIError("\(out): this run already finished its \(steps) steps, so there is nothing to resume")
+        }
         // Only now, with every input checked, write into --out.
         if !resume { try tok.write(to: tokenizerPath) }
         printError("model: \(model.parameterCount) parameters; data: \(data.train.count) train / \(data.validation.count) validation tokens")

@@ -33,6 +33,7 @@ struct TrainHeadsCommand: ParsableCommand {
     @Option(name: .long, help: "Random seed (batches).") var seed: UInt64 = 1
     @Option(name: .long, help: "Output heads file.") var out: String
     @Flag(name: .long, help: "Continue the run saved in OUT.state (same options required).") var resume = false
+    @Flag(name: .long, help: "Replace an existing --out heads file.") var force = false
     @OptionGroup var threads: ThreadOptions
 
     struct Summary: Encodable {
@@ -70,7 +71,19 @@ struct TrainHeadsCommand: ParsableCommand {
             throw CLIError("\(statePath) holds an interrupted run: pass --resume to continue it, or delete it to start again")
         }
         if resume && !fm.fileExists(atPath: statePath) { throw CLIError("\(statePath): no head-training run to resume") }
+        if !resume && !force && fm.fileExists(atPath: out) {
+            throw CLIError("\(out) already exists: choose another --out, or pass --force to replace it")
+        }
         let (weights, _, data) = try baseOptions.load()
+        // Sizes from the command line, checked against memory before the heads and their activations are allocated.
+        let c = weights.config
+        let shape = DraftHeadsConfig(kind: kind, heads: heads, blocks: blocks, dim: c.dim, vocabularySize: c.vocabularySize, baseFingerprint: "",
+                                     prefix: usesPrefixAttention ? { var p = c; p.layers = 1; return p }() : nil)
+        let perRow = CheckedInt.sum([CheckedInt.mul(3, c.vocabularySize), CheckedInt.mul(CheckedInt.sum([heads, 1]), c.dim), CheckedInt.mul(4, blocks, c.dim)])
+        guard DraftHeadsFile.tensorCount(shape, atMost: ModelConfig.memoryLimit / 16) != nil,
+              let activations = CheckedInt.mul(4, batch, heads, perRow), activations <= ModelConfig.memoryLimit else {
+            throw CLIError("--heads \(heads) × --layers \(blocks) × --batch \(batch) for this base (dim \(c.dim), vocabulary \(c.vocabularySize)) needs more than half this machine's memory")
+        }
         let window = weights.config.maxSequenceLength
         if usesPrefixAttention && batch % window != 0 {
             throw CLIError("with prefix attention the batch must be whole windows of the base context: a multiple of \(window), got --batch \(batch)")

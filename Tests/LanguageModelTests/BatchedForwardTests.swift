@@ -6,11 +6,12 @@ import Numerics
 /// The batched masked forward (tree verification's call) against one-token forwards.
 @Suite("Batched masked forward")
 struct BatchedForwardTests {
-    static let model = Transformer(weights: try! Checkpoint.read(TestPaths.stories260K))
+    static let loaded = Loaded { Transformer(weights: try Checkpoint.read(TestPaths.stories260K)) }
+    static var model: Transformer { get throws { try loaded.get() } }
 
     @Test("causal batch after a cached prefix equals n one-token forwards")
-    func causalEqualsSequential() {
-        let model = Self.model
+    func causalEqualsSequential() throws {
+        let model = try Self.model
         let prompt = [1, 403, 281, 30, 257, 22, 15, 90]
         let new = [117, 9, 300, 45, 61]
         let reference = sequentialForward(model, tokens: prompt + new)
@@ -36,8 +37,8 @@ struct BatchedForwardTests {
     }
 
     @Test("a tree mask gives each node the logits of its root-to-node path run on its own")
-    func treeEqualsPaths() {
-        let model = Self.model
+    func treeEqualsPaths() throws {
+        let model = try Self.model
         let prompt = [1, 403, 281, 30, 257]
         // Tree (node: token, parent): 0 root; 1,2 children of 0; 3 child of 1; 4,5 children of 2; 6 child of 4.
         let tokens = [22, 15, 90, 117, 9, 300, 45]
@@ -59,8 +60,8 @@ struct BatchedForwardTests {
     }
 
     @Test("keep(_:after:) compacts the accepted path: the cache then equals running that path alone")
-    func cacheCompaction() {
-        let model = Self.model
+    func cacheCompaction() throws {
+        let model = try Self.model
         let prompt = [1, 403, 281]
         let tokens = [22, 15, 90, 117, 9]
         let parents = [-1, 0, 0, 2, 3]          // accepted path: nodes 0, 2, 3, 4

@@ -6,14 +6,15 @@ import Numerics
 /// llama2.c checkpoint reading, writing and validation (SPEC §6).
 @Suite("Checkpoints")
 struct CheckpointTests {
-    static let original = try! Data(contentsOf: URL(fileURLWithPath: TestPaths.stories260K))
+    static let loaded = Loaded { try Data(contentsOf: URL(fileURLWithPath: TestPaths.stories260K)) }
+    static var original: Data { get throws { try loaded.get() } }
 
     @Test("stories260K: header as documented, write(read(file)) is byte-identical")
     func roundTripStories() throws {
         let weights = try Checkpoint.decode(Self.original, path: "stories260K.bin")
         #expect(weights.config == ModelConfig(dim: 64, hiddenDim: 172, layers: 5, heads: 8, kvHeads: 4,
                                               vocabularySize: 512, maxSequenceLength: 512, sharedClassifier: true))
-        #expect(Checkpoint.encode(weights) == Self.original)
+        #expect(Checkpoint.encode(weights) == (try Self.original))
     }
 
     @Test("a new untied GQA model: write, read, write again gives the same bytes and weights")
@@ -62,11 +63,12 @@ struct CheckpointTests {
     }
 
     @Test("truncated files, trailing bytes and short headers are rejected")
-    func sizeChecks() {
-        expectFailure(Self.original.prefix(Self.original.count - 4), "truncated: the header describes 1056540 bytes but the file has 1056536")
-        expectFailure(Self.original.prefix(1000), "truncated")
-        expectFailure(Self.original.prefix(10), "shorter than the 28-byte llama2.c header")
-        expectFailure(Self.original + Data([0, 0, 0, 0]), "4 unexpected bytes after the last tensor")
+    func sizeChecks() throws {
+        let original = try Self.original
+        expectFailure(original.prefix(original.count - 4), "truncated: the header describes 1056540 bytes but the file has 1056536")
+        expectFailure(original.prefix(1000), "truncated")
+        expectFailure(original.prefix(10), "shorter than the 28-byte llama2.c header")
+        expectFailure(original + Data([0, 0, 0, 0]), "4 unexpected bytes after the last tensor")
     }
 
     @Test("bad dimensions in the header are rejected with the reason")
@@ -83,13 +85,13 @@ struct CheckpointTests {
     }
 
     @Test("a NaN or an infinity in the weights is rejected, naming the tensor")
-    func nonFinite() {
-        var data = Self.original
+    func nonFinite() throws {
+        var data = try Self.original
         // First float of wq: after the header, the embedding (512*64) and rms_att (5*64).
         let offset = Checkpoint.headerSize + 4 * (512 * 64 + 5 * 64) + 4 * 10
         withUnsafeBytes(of: Float.nan.bitPattern.littleEndian) { data.replaceSubrange(offset..<offset + 4, with: $0) }
         expectFailure(data, "tensor wq holds nan at element 10")
-        var inf = Self.original
+        var inf = try Self.original
         let last = Checkpoint.headerSize + 4 * (512 * 64 + 5 * 64 + 5 * 64 * 64 + 2)
         withUnsafeBytes(of: Float.infinity.bitPattern.littleEndian) { inf.replaceSubrange(last..<last + 4, with: $0) }
         expectFailure(inf, "tensor wk holds inf")
@@ -102,10 +104,13 @@ struct CheckpointTests {
         let path = folder.appendingPathComponent("cut.bin").path
         try Self.original.prefix(5000).write(to: URL(fileURLWithPath: path))
         #expect(throws: CheckpointError.self) { try Checkpoint.read(path) }
-        do { _ = try Checkpoint.read(path) } catch { #expect("\(error)".hasPrefix(path + ": truncated")) }
-        do { _ = try Checkpoint.read(folder.appendingPathComponent("missing.bin").path) } catch {
-            #expect("\(error)".hasSuffix("missing.bin: no such file"))
-        }
+        let truncated = #expect(throws: CheckpointError.self) { try Checkpoint.read(path) }
+        #expect(truncated?.description.hasPrefix(path + ": truncated") == true, "\(String(describing: truncated))")
+        let missing = folder.appendingPathComponent("missing.bin").path
+        let error = #expect(throws: CheckpointError.self) { try Checkpoint.read(missing) }
+        #expect(error?.description == missing + ": no such file", "\(String(describing: error))")
+        let isFolder = #expect(throws: CheckpointError.self) { try Checkpoint.read(folder.path) }
+        #expect(isFolder?.description == folder.path + ": is a folder, not a checkpoint file")
     }
 
     @Test("atomic write: a failed write leaves the old file and no temporary behind")

@@ -6,37 +6,40 @@ import Numerics
 /// Stop conditions and input checks of plain autoregressive generation.
 @Suite("Autoregressive generation")
 struct GenerationTests {
-    static let model = Transformer(weights: try! Checkpoint.read(TestPaths.stories260K))
+    static let loaded = Loaded { Transformer(weights: try Checkpoint.read(TestPaths.stories260K)) }
+    static var model: Transformer { get throws { try loaded.get() } }
 
     @Test("stops at --max-tokens, and greedy prefill + decode equals one-token decoding")
     func maxTokens() throws {
+        let model = try Self.model
         var greedy = GreedySampler()
         let prompt = [1, 403, 281, 30]
-        let result = try AutoregressiveGenerator(model: Self.model).generate(prompt: prompt, maxTokens: 12, sampler: &greedy)
+        let result = try AutoregressiveGenerator(model: model).generate(prompt: prompt, maxTokens: 12, sampler: &greedy)
         #expect(result.tokens.count == 12)
         #expect(result.stopReason == .maxTokens)
         // The same continuation by argmax over one-token forwards.
-        let state = Self.model.makeState()
-        var logits = Array(Self.model.forward(token: prompt[0], state: state))
-        for t in prompt.dropFirst() { logits = Array(Self.model.forward(token: t, state: state)) }
+        let state = model.makeState()
+        var logits = Array(model.forward(token: prompt[0], state: state))
+        for t in prompt.dropFirst() { logits = Array(model.forward(token: t, state: state)) }
         var expected: [Int] = []
         for _ in 0..<12 {
             let next = logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }!
             expected.append(next)
-            logits = Array(Self.model.forward(token: next, state: state))
+            logits = Array(model.forward(token: next, state: state))
         }
         #expect(result.tokens == expected)
     }
 
     @Test("stops at BOS without emitting it")
     func stopsAtBOS() throws {
+        let model = try Self.model
         // A sampler that emits 7, 8, then BOS.
         struct Scripted: TokenSampler {
             var script = [7, 8, 1, 9]
             mutating func sample(_ logits: UnsafeMutablePointer<Float>, count: Int) -> Int { script.removeFirst() }
         }
         var sampler = Scripted()
-        let result = try AutoregressiveGenerator(model: Self.model).generate(prompt: [1], maxTokens: 50, sampler: &sampler)
+        let result = try AutoregressiveGenerator(model: model).generate(prompt: [1], maxTokens: 50, sampler: &sampler)
         #expect(result.tokens == [7, 8])
         #expect(result.stopReason == .bos)
     }
@@ -55,9 +58,10 @@ struct GenerationTests {
     }
 
     @Test("bad prompts give one clear error")
-    func badPrompts() {
+    func badPrompts() throws {
+        let model = try Self.model
         var greedy = GreedySampler()
-        let generator = AutoregressiveGenerator(model: Self.model)
+        let generator = AutoregressiveGenerator(model: model)
         let cases: [([Int], String)] = [
             ([], "the prompt is empty"),
             ([Int](repeating: 5, count: 513), "the prompt has 513 tokens but the model's context is 512"),
@@ -76,7 +80,8 @@ struct GenerationTests {
 
     @Test("temperature sampling is deterministic for a seed and differs across seeds")
     func sampledDeterminism() throws {
-        let generator = AutoregressiveGenerator(model: Self.model)
+        let model = try Self.model
+        let generator = AutoregressiveGenerator(model: model)
         func run(_ seed: UInt64) throws -> [Int] {
             var s = TemperatureSampler(temperature: 1.0, topP: 0.9, seed: seed)
             return try generator.generate(prompt: [1], maxTokens: 40, sampler: &s).tokens

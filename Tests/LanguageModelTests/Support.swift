@@ -3,14 +3,15 @@ import LanguageModel
 import Numerics
 import TestSupport
 
-/// Paths and helpers shared by the tests: the package root, `../shared`, the numpy reference.
+/// Paths and helpers shared by the tests: the package root, the shipped fixtures, the numpy reference.
 enum TestPaths {
     /// The package root (this file is `<root>/Tests/LanguageModelTests/Support.swift`).
     static let root = PackagePaths.root
     static let shared = PackagePaths.shared
+    static let fixtures = PackagePaths.fixtures
     /// The shipped copy of llama2.c's stories260K (byte-identical to `../shared/models/stories260K.bin`).
     static let stories260K = PackagePaths.fixture("models/stories260K/model.bin")
-    static let corpus = shared.appendingPathComponent("data/tinyshakespeare.txt").path
+    static let corpus = PackagePaths.fixture("data/tinyshakespeare.txt")
     static let referenceScript = root.appendingPathComponent("Tests/Reference/llama_reference.py").path
 
     /// A fresh temporary folder for one test.
@@ -92,4 +93,13 @@ func sequentialForward(_ model: Transformer, tokens: [Int], state: InferenceStat
 func maxAbsDiff<A: Collection, B: Collection>(_ a: A, _ b: B) -> Double where A.Element: BinaryFloatingPoint, B.Element: BinaryFloatingPoint {
     precondition(a.count == b.count, "lengths differ: \(a.count) vs \(b.count)")
     return zip(a, b).reduce(0) { max($0, abs(Double($1.0) - Double($1.1))) }
+}
+
+/// A fixture loaded once, on first use. A missing or broken file fails the tests that use it, with the loader's
+/// one-line error, instead of trapping in a static initializer (which would end the whole test run).
+final class Loaded<Value>: @unchecked Sendable {
+    private let result: Result<Value, any Error>
+    init(_ load: () throws -> Value) { result = Result { try load() } }
+    /// The value, or the error that loading it threw.
+    func get() throws -> Value { try result.get() }
 }
