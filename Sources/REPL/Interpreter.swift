@@ -469,7 +469,7 @@ public final class Interpreter {
             var lines = [
                 "model        \(workbench.modelName)",
                 "decoder      \(spec.decoder.rawValue)",
-                "heads        \(session.drafter.headsPath ?? "none")",
+                "heads        \(session.drafter.headsPath.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "none")",
                 "tree         \(spec.decoder == .ar ? "none (one token per step)" : "\(spec.tree) (\(TreeSize.describe(nodes: session.drafter.proposer.maxNodeCount)) at most)")",
                 "rule         \(spec.description.components(separatedBy: " · ").last ?? spec.effectiveRule.rawValue)",
                 "seed         \(seed)",
