@@ -83,7 +83,7 @@ struct HeadNetworkTests {
 
 enum TestPaths {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let stories260K = root.deletingLastPathComponent().appendingPathComponent("shared/models/stories260K.bin").path
+    static let stories260K = root.appendingPathComponent("Fixtures/models/stories260K/model.bin").path
 }
 
 func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {

@@ -270,13 +270,12 @@ import Testing
 extension TokenizerTests {
     /// Shared inputs, built once per test process.
     enum Fixture {
-        /// `<package root>/../shared/data/tinyshakespeare.txt`, found from this file's path.
+        /// `<package root>/Fixtures/data/tinyshakespeare.txt` (shipped), found from this file's path.
         static let corpusPath = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent()   // LanguageModelTests
             .deletingLastPathComponent()   // Tests
             .deletingLastPathComponent()   // package root
-            .deletingLastPathComponent()
-            .appendingPathComponent("shared/data/tinyshakespeare.txt").path
+            .appendingPathComponent("Fixtures/data/tinyshakespeare.txt").path
 
         static let corpus = Result { try String(contentsOfFile: corpusPath, encoding: .utf8) }
 
