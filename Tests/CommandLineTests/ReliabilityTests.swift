@@ -11,7 +11,7 @@ struct ReliabilityTests {
     typealias CLI = CommandLineTests
 
     /// Kills per command (random moments): a few by default, more with HYDRASIM_KILL_RUNS.
-    static let killRuns = ProcessInfo.processInfo.environment["HYDRASIM_KILL_RUNS"].flatMap { Int($0) } ?? 4
+    static let killRuns = ProcessInfo.processInfo.environment["HYDRASIM_KILL_RUNS"].flatMap { Int($0) } ?? 3
 
     /// Every file under `folder` (relative path → bytes).
     static func files(_ folder: String) throws -> [String: Data] {
