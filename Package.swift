@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "DraftHeads", targets: ["DraftHeads"]),
         .library(name: "Speculation", targets: ["Speculation"]),
         .library(name: "Visualization", targets: ["Visualization"]),
+        .library(name: "REPL", targets: ["REPL"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -29,14 +30,26 @@ let package = Package(
             pkgConfig: "libgvc",
             providers: [.apt(["libgraphviz-dev"])]
         ),
-        .target(name: "Numerics", dependencies: ["COpenBLAS"]),
+        // The forward kernels (C11): per-function target attributes and a run-time CPU check, so the package
+        // builds on any x86-64 or arm64 machine without unsafe flags.
+        .target(name: "CKernels", cSettings: [.define("_GNU_SOURCE", .when(platforms: [.linux]))]),
+        .target(name: "Numerics", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "LanguageModel", dependencies: ["Numerics"]),
         .target(name: "DraftHeads", dependencies: ["LanguageModel", "Numerics"]),
         .target(name: "Speculation", dependencies: ["DraftHeads", "LanguageModel", "Numerics"]),
         .target(name: "Visualization", dependencies: ["Speculation", "LanguageModel", "CGraphviz"]),
+        .systemLibrary(
+            name: "CEdit",
+            pkgConfig: "libedit",
+            providers: [.apt(["libedit-dev"])]
+        ),
+        // The stepping REPL's interpreter (a line in, its output out), shared by `hydrasim step` and the lessons.
+        .target(name: "REPL", dependencies: ["Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         .executableTarget(
             name: "hydrasim",
             dependencies: [
+                "REPL",
+                "CEdit",
                 "Visualization",
                 "Speculation",
                 "DraftHeads",
@@ -45,19 +58,22 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Test helpers (paths from #filePath, the product's own Fixtures lookup), shared by every test target.
+        .target(name: "TestSupport", dependencies: ["LanguageModel"], path: "Tests/TestSupport"),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
         .testTarget(
             name: "LanguageModelTests",
-            dependencies: ["LanguageModel", "Numerics"]
+            dependencies: ["TestSupport", "LanguageModel", "Numerics"]
         ),
-        .testTarget(name: "DraftHeadsTests", dependencies: ["DraftHeads", "LanguageModel", "Numerics"]),
-        .testTarget(name: "SpeculationTests", dependencies: ["Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
-        .testTarget(name: "VisualizationTests", dependencies: ["Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
+        .testTarget(name: "DraftHeadsTests", dependencies: ["TestSupport", "DraftHeads", "LanguageModel", "Numerics"]),
+        .testTarget(name: "SpeculationTests", dependencies: ["TestSupport", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
+        .testTarget(name: "VisualizationTests", dependencies: ["TestSupport", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
+        .testTarget(name: "REPLTests", dependencies: ["TestSupport", "REPL", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         // Mutation fuzzing of every loader and of the numeric options (HYDRASIM_FUZZ_CASES sets the cases per format;
         // scripts/fuzz.sh runs the long version). The regression corpus is in Tests/FuzzCorpus.
-        .testTarget(name: "FuzzTests", dependencies: ["hydrasim", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
+        .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "hydrasim", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         // Runs the built `hydrasim` executable as a user would.
-        .testTarget(name: "CommandLineTests", dependencies: ["hydrasim", "DraftHeads", "LanguageModel"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["TestSupport", "hydrasim", "DraftHeads", "LanguageModel"]),
     ]
 )
 

@@ -16,7 +16,7 @@ echo "    Greedy continuation of a prompt, one token per forward pass:"
 "$bin" generate --prompt "ROMEO:" --greedy --max-tokens 60
 
 echo
-echo "==> The same prompt with Hydra++ heads: each step drafts a 63-node tree and verifies it in one pass."
+echo "==> The same prompt with Hydra++ heads: each step drafts a tree (the root + 63 draft nodes) and verifies it in one pass."
 echo "    Greedy speculative decoding gives exactly the tokens above in about a third of the steps (on this"
 echo "    2-core CPU a 64-token pass costs about 9 one-token passes, so it is not faster here; see BENCHMARKS.md):"
 "$bin" generate --decoder hydra++ --prompt "ROMEO:" --max-tokens 60
@@ -33,5 +33,6 @@ echo "    BENCHMARKS.md has the full runs):"
 "$bin" bench --decoders ar,medusa,hydra,hydra++ --tree house-4 --prompts 4 --max-tokens 64
 
 echo
-echo "Open the step-through in a browser: $PWD/$out/index.html"
+echo "Step through it yourself (back, compare medusa, node 1, probs, help):"
+echo "  $bin step --prompt \"ROMEO:\" --decoder hydra++"
 echo "Next: 'hydrasim --help', README.md (commands), BENCHMARKS.md (measurements)."

@@ -9,6 +9,8 @@ public enum StopReason: String, Codable, Sendable {
     case maxTokens = "max_tokens"
     /// The context (KV cache) is full.
     case contextLimit = "context_limit"
+    /// The requested number of steps was taken (speculative decoding, `trace --steps`).
+    case maxSteps = "max_steps"
 
     /// A sentence for the user.
     public var explanation: String {
@@ -16,6 +18,7 @@ public enum StopReason: String, Codable, Sendable {
         case .bos: "the model produced BOS (end of text)"
         case .maxTokens: "reached --max-tokens"
         case .contextLimit: "reached the model's context limit"
+        case .maxSteps: "reached the step limit"
         }
     }
 }

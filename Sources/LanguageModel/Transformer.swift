@@ -3,11 +3,12 @@ import Numerics
 /// A Llama-style decoder (llama2.c semantics, SPEC §6): RMSNorm, rotary attention with
 /// grouped-query heads, SwiGLU feed-forward, tied or separate classifier.
 ///
-/// Two forward passes share the weights:
-/// - `forward(token:state:)`: one token at the next cache slot (autoregressive decoding);
-/// - `forward(tokens:positions:mask:state:)`: `n` new tokens at once with an arbitrary
-///   attention mask over (cached prefix + new tokens) and arbitrary position ids, one
-///   sgemm per projection for all `n` tokens. Tree verification is exactly this call.
+/// One forward pass serves 1 and `n` tokens: `forward(token:state:)` is the `n = 1` case of
+/// `forward(tokens:positions:mask:state:)`. The matrix products go through `KernelPool` (every weight
+/// row streamed once for all `n` rows; wq|wk|wv and w1|w3 fused into one pass over their shared input)
+/// and attention reads the mask's compact form (shared prefix + bits per row). Every step of a row is
+/// the same sequence of floating-point operations whatever `n` and the thread count, so row `i` of a
+/// batched pass is bit-identical to running that token alone with the same visible context.
 ///
 /// Both return logits and the final hidden states (after the final RMSNorm).
 public final class Transformer: @unchecked Sendable {
@@ -33,56 +34,19 @@ public final class Transformer: @unchecked Sendable {
     @discardableResult
     public func forward(token: Int, position: Int? = nil, state s: InferenceState) -> UnsafeMutableBufferPointer<Float> {
         let c = config
-        let w = weights
-        let cache = s.cache
-        let (dim, kvDim, hidden, hs) = (c.dim, c.kvDim, c.hiddenDim, c.headSize)
         precondition(token >= 0 && token < c.vocabularySize, "token \(token) outside the vocabulary of \(c.vocabularySize)")
-        let slot = cache.count
-        precondition(slot < cache.capacity, "KV cache is full (\(cache.capacity) slots)")
-        let x = s.x.pointer         // (D) residual stream
-        let xb = s.xb.pointer       // (D) normed input / attention output
-        let xb2 = s.xb2.pointer     // (D) projection output
-        let q = s.q.pointer         // (D) queries
-        let hb = s.hb.pointer       // (H) SwiGLU gate
-        let hb2 = s.hb2.pointer     // (H) SwiGLU up
-        let att = s.att.pointer     // (slot + 1) attention weights of one head
-        rope.angles(position: position ?? slot, cos: s.cos.pointer, sin: s.sin.pointer)
-
-        x.update(from: w.tokenEmbedding.pointer + token * dim, count: dim)
-        let scale = 1 / Float(hs).squareRoot()
-        let visible = slot + 1
-        for l in 0..<c.layers {
-            // Attention: xb = rmsnorm(x); q, k, v = Wq xb, Wk xb, Wv xb; RoPE on q and k.
-            Ops.rmsNorm(xb, x, w.rmsAttention.slice(l), n: dim)
-            let k = cache.key(layer: l, slot: slot)
-            let v = cache.value(layer: l, slot: slot)
-            BLAS.matvecSplit(w.wq.slice(l), xb, q, out: dim, in: dim)
-            BLAS.matvecSplit(w.wk.slice(l), xb, k, out: kvDim, in: dim)
-            BLAS.matvecSplit(w.wv.slice(l), xb, v, out: kvDim, in: dim)
-            rope.rotate(q, heads: c.heads, cos: s.cos.pointer, sin: s.sin.pointer)
-            rope.rotate(k, heads: c.kvHeads, cos: s.cos.pointer, sin: s.sin.pointer)
-            // Per query head h (kv head g = h / groupSize): scores = K_g q_h / sqrt(hs), softmax, out = V_gᵀ att.
-            let keys = cache.key(layer: l, slot: 0)       // (visible, kvDim)
-            let values = cache.value(layer: l, slot: 0)   // (visible, kvDim)
-            for h in 0..<c.heads {
-                let g = h / c.groupSize
-                BLAS.gemv(rows: visible, cols: hs, a: keys + g * hs, lda: kvDim, x: q + h * hs, y: att, alpha: scale)
-                Ops.softmax(att, n: visible)
-                BLAS.gemv(rows: visible, cols: hs, a: values + g * hs, lda: kvDim, x: att, y: xb + h * hs, transposed: true)
+        let slot = s.cache.count
+        precondition(slot < s.cache.capacity, "KV cache is full (\(s.cache.capacity) slots)")
+        var tokenValue = token, positionValue = position ?? slot, noBits: UInt64 = 0
+        // The n = 1 case of the batched pass: every cached slot and itself visible.
+        withUnsafePointer(to: &tokenValue) { t in
+            withUnsafePointer(to: &positionValue) { p in
+                withUnsafePointer(to: &noBits) { b in
+                    let visible = AttentionBits(rows: 1, columns: slot + 1, sharedPrefix: slot + 1, wordsPerRow: 0, bits: b)
+                    pass(tokens: t, positions: p, visible: visible, state: s, hiddenOut: s.hidden.pointer, logitsOut: s.logits.pointer)
+                }
             }
-            BLAS.matvecSplit(w.wo.slice(l), xb, xb2, out: dim, in: dim)
-            Ops.add(x, xb2, n: dim)
-            // Feed-forward: x += W2 (silu(W1 xn) * W3 xn), xn = rmsnorm(x).
-            Ops.rmsNorm(xb, x, w.rmsFFN.slice(l), n: dim)
-            BLAS.matvecSplit(w.w1.slice(l), xb, hb, out: hidden, in: dim)
-            BLAS.matvecSplit(w.w3.slice(l), xb, hb2, out: hidden, in: dim)
-            Ops.swiglu(hb, hb, hb2, n: hidden)
-            BLAS.matvecSplit(w.w2.slice(l), hb, xb2, out: dim, in: hidden)
-            Ops.add(x, xb2, n: dim)
         }
-        cache.count = slot + 1
-        Ops.rmsNorm(s.hidden.pointer, x, w.rmsFinal.pointer, n: dim)
-        BLAS.matvecSplit(w.classifier.pointer, s.hidden.pointer, s.logits.pointer, out: c.vocabularySize, in: dim)
         return UnsafeMutableBufferPointer(start: s.logits.pointer, count: c.vocabularySize)
     }
 
@@ -95,74 +59,88 @@ public final class Transformer: @unchecked Sendable {
     /// `mask` must have `n` rows and `cache.count + n` columns. The output lives in
     /// `state`'s workspace until the next batched call.
     public func forward(tokens: [Int], positions: [Int], mask: AttentionMask, state s: InferenceState) -> BatchOutput {
+        let n = tokens.count
+        let prefix = s.cache.count
+        precondition(n > 0, "no tokens to run")
+        precondition(positions.count == n, "\(positions.count) position ids for \(n) tokens")
+        precondition(mask.rows == n && mask.columns == prefix + n, "mask is \(mask.rows)x\(mask.columns), expected \(n)x\(prefix + n)")
+        precondition(prefix + n <= s.cache.capacity, "KV cache of \(s.cache.capacity) slots cannot take \(n) more after \(prefix)")
+        for t in tokens { precondition(t >= 0 && t < config.vocabularySize, "token \(t) outside the vocabulary") }
+        // n >= 1 and the shared prefix leaves at least n columns, so every row has at least one word.
+        let ws = tokens.withUnsafeBufferPointer { t in
+            positions.withUnsafeBufferPointer { p in
+                mask.bits.withUnsafeBufferPointer { b in
+                    let visible = AttentionBits(rows: n, columns: mask.columns, sharedPrefix: mask.sharedPrefix,
+                                                wordsPerRow: mask.wordsPerRow, bits: b.baseAddress!)
+                    return pass(tokens: t.baseAddress!, positions: p.baseAddress!, visible: visible, state: s)
+                }
+            }
+        }
+        return BatchOutput(count: n, vocabularySize: config.vocabularySize, dim: config.dim,
+                           logitsBase: ws.logits.pointer, hiddenBase: ws.hidden.pointer)
+    }
+
+    /// The forward pass of `visible.rows` tokens written after the cached prefix: final hidden states to
+    /// `hiddenOut (n, D)`, logits to `logitsOut (n, V)` (default: the returned workspace's `hidden` and
+    /// `logits`). Inputs are checked by the callers.
+    @discardableResult
+    func pass(tokens: UnsafePointer<Int>, positions: UnsafePointer<Int>, visible: AttentionBits, state s: InferenceState,
+              hiddenOut: UnsafeMutablePointer<Float>? = nil, logitsOut: UnsafeMutablePointer<Float>? = nil) -> BatchWorkspace {
         let c = config
         let w = weights
         let cache = s.cache
-        let n = tokens.count
+        let pool = s.kernelPool ?? KernelPool.shared
+        let n = visible.rows
         let prefix = cache.count
-        let total = prefix + n
         let (dim, kvDim, hidden, hs) = (c.dim, c.kvDim, c.hiddenDim, c.headSize)
-        precondition(n > 0, "no tokens to run")
-        precondition(positions.count == n, "\(positions.count) position ids for \(n) tokens")
-        precondition(mask.rows == n && mask.columns == total, "mask is \(mask.rows)x\(mask.columns), expected \(n)x\(total)")
-        precondition(total <= cache.capacity, "KV cache of \(cache.capacity) slots cannot take \(n) more after \(prefix)")
-        let ws = s.workspace(tokens: n)
+        let ws = s.workspace(tokens: n, threads: pool.threads)
         let x = ws.x.pointer         // (n, D) residual stream
         let xb = ws.xb.pointer       // (n, D) normed input / attention output
         let xb2 = ws.xb2.pointer     // (n, D) projection output
         let q = ws.q.pointer         // (n, D) queries
         let hb = ws.hb.pointer       // (n, H) SwiGLU gate
         let hb2 = ws.hb2.pointer     // (n, H) SwiGLU up
-        let scores = ws.scores.pointer // (n, total) attention weights of one head
         let cosines = ws.cos.pointer // (n, hs/2)
         let sines = ws.sin.pointer   // (n, hs/2)
+        let scores = ws.scores.pointer // (threads, 2 * columns) attention scores and slot lists, one per thread
+        let hiddenOut = hiddenOut ?? ws.hidden.pointer // (n, D)
+        let logitsOut = logitsOut ?? ws.logits.pointer // (n, V)
         let half = hs / 2
         for i in 0..<n {
-            precondition(tokens[i] >= 0 && tokens[i] < c.vocabularySize, "token \(tokens[i]) outside the vocabulary")
             x.advanced(by: i * dim).update(from: w.tokenEmbedding.pointer + tokens[i] * dim, count: dim)
             rope.angles(position: positions[i], cos: cosines + i * half, sin: sines + i * half)
         }
-        // Additive mask in the workspace: 0 where allowed, -inf elsewhere (same for every layer and head).
-        let bias = ws.maskBias.pointer // (n, total)
-        for i in 0..<n * total { bias[i] = mask.allowed[i] ? 0 : -Float.infinity }
-
-        let scale = 1 / Float(hs).squareRoot()
         for l in 0..<c.layers {
             for i in 0..<n { Ops.rmsNorm(xb + i * dim, x + i * dim, w.rmsAttention.slice(l), n: dim) }
-            let keys = cache.key(layer: l, slot: 0)       // (total, kvDim) after the writes below
-            let values = cache.value(layer: l, slot: 0)   // (total, kvDim)
-            BLAS.matmulSplit(xb, w.wq.slice(l), q, n: n, out: dim, in: dim)
-            BLAS.matmulSplit(xb, w.wk.slice(l), keys + prefix * kvDim, n: n, out: kvDim, in: dim)
-            BLAS.matmulSplit(xb, w.wv.slice(l), values + prefix * kvDim, n: n, out: kvDim, in: dim)
+            let keys = cache.key(layer: l, slot: 0)       // (prefix + n, kvDim) after the writes below
+            let values = cache.value(layer: l, slot: 0)   // (prefix + n, kvDim)
+            // q, k, v = xb Wqᵀ, xb Wkᵀ, xb Wvᵀ in one pass; k and v straight into the cache slots.
+            pool.matmul(xb, n: n, in: dim,
+                        WeightSegment(w.wq.slice(l), rows: dim, into: q, ldy: dim),
+                        WeightSegment(w.wk.slice(l), rows: kvDim, into: keys + prefix * kvDim, ldy: kvDim),
+                        WeightSegment(w.wv.slice(l), rows: kvDim, into: values + prefix * kvDim, ldy: kvDim))
             for i in 0..<n {
                 rope.rotate(q + i * dim, heads: c.heads, cos: cosines + i * half, sin: sines + i * half)
                 rope.rotate(keys + (prefix + i) * kvDim, heads: c.kvHeads, cos: cosines + i * half, sin: sines + i * half)
             }
-            for h in 0..<c.heads {
-                let g = h / c.groupSize
-                // scores (n, total) = Q_h (n, hs) K_gᵀ (hs, total) / sqrt(hs) + mask
-                BLAS.gemm(m: n, n: total, k: hs, a: q + h * hs, lda: dim, b: keys + g * hs, ldb: kvDim, transB: true,
-                          c: scores, ldc: total, alpha: scale)
-                Ops.add(scores, bias, n: n * total)
-                for i in 0..<n { Ops.softmax(scores + i * total, n: total) }
-                // out_h (n, hs) = scores (n, total) V_g (total, hs)
-                BLAS.gemm(m: n, n: hs, k: total, a: scores, lda: total, b: values + g * hs, ldb: kvDim,
-                          c: xb + h * hs, ldc: dim)
-            }
-            BLAS.matmulSplit(xb, w.wo.slice(l), xb2, n: n, out: dim, in: dim)
+            pool.attention(q: q, ldq: dim, out: xb, ldo: dim, keys: keys, values: values, kvStride: kvDim,
+                           heads: c.heads, kvHeads: c.kvHeads, headSize: hs, mask: visible, scratch: scores)
+            pool.matmul(xb, n: n, in: dim, w.wo.slice(l), rows: dim, xb2)
             Ops.add(x, xb2, n: n * dim)
+            // Feed-forward: x += W2 (silu(W1 xn) * W3 xn), xn = rmsnorm(x); W1 and W3 in one pass.
             for i in 0..<n { Ops.rmsNorm(xb + i * dim, x + i * dim, w.rmsFFN.slice(l), n: dim) }
-            BLAS.matmulSplit(xb, w.w1.slice(l), hb, n: n, out: hidden, in: dim)
-            BLAS.matmulSplit(xb, w.w3.slice(l), hb2, n: n, out: hidden, in: dim)
-            Ops.swiglu(hb, hb, hb2, n: n * hidden)
-            BLAS.matmulSplit(hb, w.w2.slice(l), xb2, n: n, out: dim, in: hidden)
+            pool.matmul(xb, n: n, in: dim,
+                        WeightSegment(w.w1.slice(l), rows: hidden, into: hb, ldy: hidden),
+                        WeightSegment(w.w3.slice(l), rows: hidden, into: hb2, ldy: hidden))
+            // Row by row: swiglu's vector chunks and scalar tail must fall where they fall for one row.
+            for i in 0..<n { Ops.swiglu(hb + i * hidden, hb + i * hidden, hb2 + i * hidden, n: hidden) }
+            pool.matmul(hb, n: n, in: hidden, w.w2.slice(l), rows: dim, xb2)
             Ops.add(x, xb2, n: n * dim)
         }
-        cache.count = total
-        let hiddenOut = ws.hidden.pointer // (n, D)
+        cache.count = prefix + n
         for i in 0..<n { Ops.rmsNorm(hiddenOut + i * dim, x + i * dim, w.rmsFinal.pointer, n: dim) }
-        BLAS.matmulSplit(hiddenOut, w.classifier.pointer, ws.logits.pointer, n: n, out: c.vocabularySize, in: dim)
-        return BatchOutput(count: n, vocabularySize: c.vocabularySize, dim: dim, logitsBase: ws.logits.pointer, hiddenBase: hiddenOut)
+        pool.matmul(hiddenOut, n: n, in: dim, w.classifier.pointer, rows: c.vocabularySize, logitsOut)
+        return ws
     }
 
     /// Runs a prompt causally after the cached prefix (positions = cache slots) and returns
@@ -206,47 +184,40 @@ public struct BatchOutput {
 public final class InferenceState: @unchecked Sendable {
     public let config: ModelConfig
     public let cache: KVCache
-    let x, xb, xb2, q, hb, hb2, att, cos, sin: Tensor
     /// Final hidden state `(D)` of the last token run with `forward(token:)` or `prefill`.
     public let hidden: Tensor
     /// Logits `(V)` of the last token run with `forward(token:)` or `prefill`.
     public let logits: Tensor
+    /// The threads and kernels this sequence runs on (nil: `KernelPool.shared`, which follows `Parallel.workers`).
+    public var kernelPool: KernelPool?
     private var batch: BatchWorkspace?
 
     init(config c: ModelConfig, cacheCapacity: Int?) {
         config = c
         cache = KVCache(config: c, capacity: cacheCapacity)
-        x = Tensor(zeros: [c.dim])
-        xb = Tensor(zeros: [c.dim])
-        xb2 = Tensor(zeros: [c.dim])
-        q = Tensor(zeros: [c.dim])
-        hb = Tensor(zeros: [c.hiddenDim])
-        hb2 = Tensor(zeros: [c.hiddenDim])
-        att = Tensor(zeros: [cache.capacity])
-        cos = Tensor(zeros: [c.headSize / 2])
-        sin = Tensor(zeros: [c.headSize / 2])
         hidden = Tensor(zeros: [c.dim])
         logits = Tensor(zeros: [c.vocabularySize])
     }
 
-    /// Scratch for a batched forward of up to `tokens` rows (grown on demand, never shrunk).
-    func workspace(tokens: Int) -> BatchWorkspace {
-        if let b = batch, b.tokens >= tokens { return b }
-        let b = BatchWorkspace(config: config, tokens: tokens, columns: cache.capacity)
+    /// Scratch for a forward of up to `tokens` rows on `threads` threads (grown on demand, never shrunk).
+    func workspace(tokens: Int, threads: Int = 1) -> BatchWorkspace {
+        if let b = batch, b.tokens >= tokens, b.threads >= threads { return b }
+        let b = BatchWorkspace(config: config, tokens: max(tokens, batch?.tokens ?? 0), threads: max(threads, batch?.threads ?? 1),
+                               columns: cache.capacity)
         batch = b
         return b
     }
 }
 
-/// Buffers of a batched forward pass, sized for up to `tokens` rows and `columns` attended slots.
+/// Buffers of a forward pass, sized for up to `tokens` rows, `threads` threads and `columns` attended slots.
 final class BatchWorkspace {
     let tokens: Int
-    let columns: Int
-    let x, xb, xb2, q, hb, hb2, hidden, logits, cos, sin, scores, maskBias: Tensor
+    let threads: Int
+    let x, xb, xb2, q, hb, hb2, hidden, logits, cos, sin, scores: Tensor
 
-    init(config c: ModelConfig, tokens n: Int, columns: Int) {
+    init(config c: ModelConfig, tokens n: Int, threads: Int, columns: Int) {
         self.tokens = n
-        self.columns = columns
+        self.threads = threads
         x = Tensor(zeros: [n, c.dim])
         xb = Tensor(zeros: [n, c.dim])
         xb2 = Tensor(zeros: [n, c.dim])
@@ -257,7 +228,6 @@ final class BatchWorkspace {
         logits = Tensor(zeros: [n, c.vocabularySize])
         cos = Tensor(zeros: [n, c.headSize / 2])
         sin = Tensor(zeros: [n, c.headSize / 2])
-        scores = Tensor(zeros: [n * columns])
-        maskBias = Tensor(zeros: [n * columns])
+        scores = Tensor(zeros: [threads, 2 * columns])
     }
 }

@@ -7,7 +7,7 @@ import Dispatch
 /// thread, keeps both cores busy with real work. Results do not depend on the worker
 /// count: every output element is computed by exactly one worker, in the same order.
 public enum Parallel {
-    /// Number of workers (default: active cores; `--threads` sets it).
+    /// Number of workers (default: active cores; `--threads` sets it). `KernelPool.shared` follows it.
     nonisolated(unsafe) public static var workers = max(1, min(ProcessInfo.activeProcessorCountSafe, 64))
 
     /// Calls `body` once per chunk of `0..<count`, chunks spread over the workers; returns when all are done.

@@ -1,4 +1,5 @@
 import Foundation
+import LanguageModel
 
 /// A malformed tree: one line naming the offending path.
 public struct TreeError: Error, CustomStringConvertible, LocalizedError {
@@ -154,10 +155,7 @@ extension CandidateTree {
             throw TreeError("\(file): is a folder, not a tree file")
         }
         guard let data = FileManager.default.contents(atPath: file) else {
-            let shipped = presetFolder.flatMap { try? FileManager.default.contentsOfDirectory(atPath: $0) }?
-                .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted() ?? ["mc_sim_7b_63"]
-            let known = Array(Set(shipped + teaching.keys)).sorted()
-            throw TreeError("'\(spec)' is neither a tree file nor a known tree (chain-N, dynamic:N, \(known.joined(separator: ", ")))")
+            throw unknownTreeError(spec, presetFolder: presetFolder)
         }
         return try parse(data: data, name: file, maxDepth: maxDepth, width: width)
     }
@@ -176,6 +174,28 @@ extension CandidateTree {
         do { return try CandidateTree(paths: paths, maxDepth: maxDepth, width: width) } catch let error as TreeError {
             throw TreeError("\(name): \(error.problem)")
         }
+    }
+
+    /// Names of the trees shipped in `folder` (its `*.json` files), sorted; nil when the folder does not exist.
+    public static func shippedNames(in folder: String) -> [String]? {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue,
+              let files = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return nil }
+        return files.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
+    }
+
+    /// The built-in tree names (`chain-N` and `dynamic:N[:W]` are families, the rest teaching presets).
+    public static var builtInNames: [String] { ["chain-N", "dynamic:N[:W]"] + teaching.keys.sorted() }
+
+    /// The error for a spec that is neither a file nor a known tree: what is known, and where shipped trees were looked for.
+    static func unknownTreeError(_ spec: String, presetFolder: String?) -> TreeError {
+        guard let presetFolder else {
+            return TreeError("'\(spec)' is not a tree file, and no shipped trees folder was found (looked in \(Fixtures.searchDescription)); built-in trees: \(builtInNames.joined(separator: ", "))")
+        }
+        guard let shipped = shippedNames(in: presetFolder) else {
+            return TreeError("'\(spec)' is not a tree file, and the shipped trees folder \(presetFolder) does not exist; built-in trees: \(builtInNames.joined(separator: ", "))")
+        }
+        return TreeError("'\(spec)' is neither a tree file nor a known tree; built in: \(builtInNames.joined(separator: ", ")); shipped in \(presetFolder): \(shipped.isEmpty ? "none" : shipped.joined(separator: ", "))")
     }
 
     /// The JSON object form of a tree file.

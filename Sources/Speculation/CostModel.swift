@@ -12,12 +12,27 @@ public struct DeviceProfile: Codable, Equatable, Sendable {
     public var passOverhead: Double
     /// Fixed cost of one draft-head pass (a few products and a softmax), seconds.
     public var draftPassOverhead: Double
-    public init(name: String, bandwidth: Double, flops: Double, passOverhead: Double, draftPassOverhead: Double) {
+    /// Bandwidth when the weights stay in the last-level cache (bytes per second), and that cache's size in
+    /// bytes: a model (with its heads) smaller than `cacheBytes` streams at `cacheBandwidth`, a larger one at
+    /// `bandwidth` (memory). Nil: one bandwidth for every size.
+    public var cacheBandwidth: Double?
+    public var cacheBytes: Double?
+
+    public init(name: String, bandwidth: Double, flops: Double, passOverhead: Double, draftPassOverhead: Double,
+                cacheBandwidth: Double? = nil, cacheBytes: Double? = nil) {
         self.name = name
         self.bandwidth = bandwidth
         self.flops = flops
         self.passOverhead = passOverhead
         self.draftPassOverhead = draftPassOverhead
+        self.cacheBandwidth = cacheBandwidth
+        self.cacheBytes = cacheBytes
+    }
+
+    /// The bandwidth at which `bytes` of weights stream: the cache's when they fit it, memory's otherwise.
+    public func bandwidth(streaming bytes: Double) -> Double {
+        if let cacheBandwidth, let cacheBytes, bytes <= cacheBytes { return cacheBandwidth }
+        return bandwidth
     }
 
     /// This machine class (2-core Xeon VM, OpenBLAS, both cores), measured (BENCHMARKS.md, "Verification cost"):
@@ -65,9 +80,11 @@ public struct CostModel: Codable, Equatable, Sendable {
         self.model = model
     }
 
-    /// Seconds for one pass over `parameters` for `tokens` rows, fixed cost excluded.
+    /// Seconds for one pass over `parameters` for `tokens` rows, fixed cost excluded. The bandwidth is the
+    /// cache's when the base model and its heads together fit the cache, memory's otherwise.
     public func rooflineSeconds(parameters: Double, tokens: Int) -> Double {
-        max(parameters * model.bytesPerParameter / device.bandwidth, 2 * parameters * Double(tokens) / device.flops)
+        let resident = (model.parameters + model.headParameters) * model.bytesPerParameter
+        return max(parameters * model.bytesPerParameter / device.bandwidth(streaming: resident), 2 * parameters * Double(tokens) / device.flops)
     }
 
     /// One base forward over `tokens` tokens.
@@ -91,34 +108,37 @@ public struct CostModel: Codable, Equatable, Sendable {
     }
 }
 
-/// Measures this machine for the cost model: bandwidth from a matrix-vector product over a matrix larger
-/// than the caches, throughput from a batched product, with HydraSim's own row split over `Parallel.workers`.
+/// Measures this machine for the cost model with HydraSim's own kernels and thread pool
+/// (`KernelPool.shared`, `Parallel.workers` threads): memory bandwidth from streaming 128 MB once, cache
+/// bandwidth from streaming 12 MB that stay in the last-level cache, and the FMA peak of the kernel variant.
 public enum DeviceCalibration {
-    public static func measure(name: String = "cpu (measured)", repeats: Int = 20) -> DeviceProfile {
-        let clock = ContinuousClock()
-        // Bandwidth: y = W x with W of 64 MB.
-        let rows = 16_384, cols = 1_024
-        let w = Tensor(zeros: [rows, cols])
-        for i in stride(from: 0, to: w.count, by: 97) { w[i] = Float(i % 7) * 0.01 }
-        let x = Tensor(zeros: [cols]), y = Tensor(zeros: [rows])
-        var best = Double.infinity
-        for _ in 0..<repeats {
-            let start = clock.now
-            BLAS.matvecSplit(w.pointer, x.pointer, y.pointer, out: rows, in: cols)
-            best = min(best, (clock.now - start).seconds)
-        }
-        let bandwidth = Double(rows * cols * 4) / best
-        // Throughput: Y (256, 1024) = X (256, 1024) Wᵀ with W (1024, 1024).
-        let n = 256, d = 1_024
-        let a = Tensor(zeros: [n, d]), b = Tensor(zeros: [d, d]), c = Tensor(zeros: [n, d])
-        var fastest = Double.infinity
-        for _ in 0..<max(3, repeats / 4) {
-            let start = clock.now
-            BLAS.matmulSplit(a.pointer, b.pointer, c.pointer, n: n, out: d, in: d)
-            fastest = min(fastest, (clock.now - start).seconds)
-        }
-        let flops = 2 * Double(n * d * d) / fastest
-        return DeviceProfile(name: name, bandwidth: bandwidth, flops: flops, passOverhead: DeviceProfile.cpu.passOverhead,
-                             draftPassOverhead: DeviceProfile.cpu.draftPassOverhead)
+    /// What one measurement saw.
+    public struct Figures: Codable, Sendable {
+        /// Bytes per second streaming a buffer much larger than the caches / one that fits the last-level cache.
+        public var memoryBandwidth: Double
+        public var cacheBandwidth: Double
+        /// Peak multiply-add throughput of the kernel variant on all threads, FLOP per second.
+        public var fmaPeak: Double
+        public var threads: Int
+        public var kernel: String
+    }
+
+    /// Streams and FMA chains, best of a few repeats each.
+    public static func figures(repeats: Int = 10) -> Figures {
+        let pool = KernelPool.shared
+        let big = Tensor(zeros: [32 << 20])      // (32M) floats: 128 MB
+        let small = Tensor(zeros: [3 << 20])     // (3M) floats: 12 MB
+        let memory = pool.measureStream(big.pointer, count: big.count, repeats: max(2, repeats / 3))
+        _ = pool.measureStream(small.pointer, count: small.count, repeats: 3)  // bring it into the cache
+        let cache = pool.measureStream(small.pointer, count: small.count, repeats: repeats)
+        return Figures(memoryBandwidth: Double(big.count * 4) / memory, cacheBandwidth: Double(small.count * 4) / cache,
+                       fmaPeak: pool.measureFMAPeak(repeats: max(3, repeats / 2)) * 1e9, threads: pool.threads, kernel: pool.variant.rawValue)
+    }
+
+    /// A device profile from this machine's figures; the last-level cache is taken as 32 MB unless `cacheBytes` says.
+    public static func measure(name: String = "cpu (measured)", repeats: Int = 10, cacheBytes: Double = 32e6) -> DeviceProfile {
+        let f = figures(repeats: repeats)
+        return DeviceProfile(name: name, bandwidth: f.memoryBandwidth, flops: f.fmaPeak, passOverhead: DeviceProfile.cpu.passOverhead,
+                             draftPassOverhead: DeviceProfile.cpu.draftPassOverhead, cacheBandwidth: f.cacheBandwidth, cacheBytes: cacheBytes)
     }
 }

@@ -67,30 +67,51 @@ public struct SpeculativeResult: Sendable {
     public var generationSeconds: Double
     /// Mean tokens per step (tau).
     public var meanAcceptance: Double { steps.isEmpty ? 0 : Double(tokens.count) / Double(steps.count) }
+
+    public init(tokens: [Int], steps: [StepRecord], stopReason: StopReason, promptSeconds: Double, generationSeconds: Double) {
+        self.tokens = tokens
+        self.steps = steps
+        self.stopReason = stopReason
+        self.promptSeconds = promptSeconds
+        self.generationSeconds = generationSeconds
+    }
 }
 
-/// Speculative decoding with draft heads (SPEC §3-4): draft a candidate tree below the base model's
-/// next token, verify every node in one batched forward pass under a tree attention mask, keep the path
-/// the acceptance rule allows, and compact the KV cache to it. With the greedy rule the output equals
-/// plain greedy decoding token for token; with `sample` it is distributed as sampling from the base.
+/// Speculative decoding with draft heads: draft a candidate tree below the base model's next token, verify every
+/// node in one batched forward pass under a tree attention mask, keep the path the acceptance rule allows, and
+/// compact the KV cache to it (lessons 2-4). With the greedy rule the output equals plain greedy decoding token for
+/// token; with `sample` it is distributed as sampling from the base. A run is a loop over a `DecodingSession`.
 public final class SpeculativeDecoder {
-    public let model: Transformer
+    public let model: any DecodingModel
     /// The draft heads (nil: autoregressive decoding through the same machinery, one node per step).
-    public let heads: DraftHeadSet?
-    public let proposer: CandidateProposer
-    public let rule: AcceptanceRule
+    public var heads: DraftHeadSet? { drafter.heads }
+    public var proposer: CandidateProposer { drafter.proposer }
+    public var rule: AcceptanceRule { drafter.rule }
+    public let drafter: Drafter
     public let seed: UInt64
     /// Called after every step with the model's state (KV cache compacted to the accepted path), for tests
-    /// and tools that inspect the cache.
+    /// and tools that inspect the cache (when the model is a `Transformer`).
     public var inspectState: ((StepRecord, InferenceState) -> Void)?
 
-    public init(model: Transformer, heads: DraftHeadSet?, proposer: CandidateProposer, rule: AcceptanceRule = .greedy, seed: UInt64 = 42) throws {
-        if let heads { try DraftHeadsFile.check(heads, fits: model.weights, path: "heads") }
+    /// A decoder running `drafter` on `model`.
+    public init(model: any DecodingModel, drafter: Drafter, seed: UInt64 = 42) throws {
+        if let heads = drafter.heads, let transformer = model as? Transformer {
+            try DraftHeadsFile.check(heads, fits: transformer.weights, path: drafter.headsPath ?? "heads")
+        }
         self.model = model
-        self.heads = heads
-        self.proposer = proposer
-        self.rule = rule
+        self.drafter = drafter
         self.seed = seed
+    }
+
+    public convenience init(model: Transformer, heads: DraftHeadSet?, proposer: CandidateProposer, rule: AcceptanceRule = .greedy, seed: UInt64 = 42) throws {
+        let kind: DecoderKind = switch heads?.config.kind {
+        case nil: .ar
+        case .medusa?: .medusa
+        case .hydra?: .hydra
+        case .hydraPlusPlus?: .hydraPlusPlus
+        }
+        let spec = DecoderSpec(decoder: kind, tree: proposer.treeName)
+        try self.init(model: model, drafter: Drafter(spec: spec, heads: heads, headsPath: nil, proposer: proposer, rule: rule), seed: seed)
     }
 
     /// A decoder over a static tree.
@@ -99,101 +120,28 @@ public final class SpeculativeDecoder {
         try self.init(model: model, heads: heads, proposer: proposer, rule: rule, seed: seed)
     }
 
+    /// A session on `prompt` with this decoder (to step through it).
+    public func session(prompt: [Int], maxTokens: Int = .max) throws -> DecodingSession {
+        try DecodingSession(model: model, drafter: drafter, prompt: prompt, seed: seed, maxTokens: maxTokens)
+    }
+
     /// Decodes up to `maxTokens` tokens (and at most `maxSteps` steps) after `prompt`; `onStep` sees every step as it completes.
     public func generate(prompt: [Int], maxTokens: Int, maxSteps: Int = .max, onStep: ((StepRecord) -> Void)? = nil) throws -> SpeculativeResult {
-        let config = model.config
-        try AutoregressiveGenerator(model: model).checkPrompt(prompt)
         let clock = ContinuousClock()
+        let session = try session(prompt: prompt, maxTokens: maxTokens)
         let start = clock.now
-        let maxNodes = proposer.maxNodeCount
-        // Room for a whole tree after the longest prefix.
-        let state = model.makeState(cacheCapacity: config.maxSequenceLength + maxNodes)
-        let prefixState = heads?.prefix.map { PrefixAttentionState(layer: $0, capacity: config.maxSequenceLength + maxNodes) }
-        let D = config.dim, V = config.vocabularySize
-        let promptOut = model.forward(tokens: prompt, positions: Array(0..<prompt.count), mask: .causal(prefix: 0, count: prompt.count), state: state)
-        let logits = Array(promptOut.logits(prompt.count - 1))
-        var hidden = Array(promptOut.hidden(prompt.count - 1))
-        if let prefixState { for i in 0..<prompt.count { prefixState.feed(promptOut.hidden(i).baseAddress!) } }
-        let promptEnd = clock.now
-
-        var random = XorShiftRandom(seed: seed)
-        var tokens: [Int] = []
-        var steps: [StepRecord] = []
-        var reason = StopReason.maxTokens
-        var (root, rootProbability) = pickRoot(logits, random: &random)
-        generation: while tokens.count < maxTokens && steps.count < maxSteps {
-            // The base model's own next token ends the text (as BOS does in run.c): no step is drafted for it.
-            if root == 1 { reason = .bos; break }
-            let prefix = state.cache.count
-            let stepStart = clock.now
-            // Draft (or, when no tree fits in the context any more, verify the root alone).
-            let fits = prefix + maxNodes <= config.maxSequenceLength
-            var nodes: [DraftNode]
-            if fits {
-                let h = prefixState.map { Array(UnsafeBufferPointer(start: $0.output.pointer, count: D)) } ?? hidden
-                nodes = h.withUnsafeBufferPointer { proposer.propose(root: root, state: $0.baseAddress!) }
-            } else {
-                nodes = [DraftNode(token: root, parent: -1, depth: 0, rank: 0, draftProbability: 1)]
-            }
-            let draftEnd = clock.now
-            if prefix == config.maxSequenceLength {
-                // The cache is full: the pending root is the last token, as in run.c.
-                tokens.append(root)
-                reason = .contextLimit
-                break
-            }
-            // Verify every node in one forward pass: tree mask after the prefix, positions prefix + depth.
-            let out = model.forward(tokens: nodes.map(\.token), positions: nodes.map { prefix + $0.depth },
-                                    mask: proposer.mask(prefix: prefix, nodes: nodes), state: state)
-            let verdict = TreeVerifier.verify(nodes: nodes, vocabularySize: V, rule: rule, rootProbability: rootProbability,
-                                              random: &random) { UnsafePointer(out.logits($0).baseAddress!) }
-            let path = verdict.path
-            let last = path.last!
-            hidden = Array(out.hidden(last))
-            // Keep the accepted path's keys and values right after the prefix.
-            state.cache.keep(path.map { prefix + $0 }, after: prefix)
-            if let prefixState { for i in path { prefixState.feed(out.hidden(i).baseAddress!) } }
-            let bonusProbability = verdict.bonusProbability
-            let verifyEnd = clock.now
-            var emitted = path.map { nodes[$0].token }
-            if let bos = emitted.firstIndex(of: 1) { emitted = Array(emitted[..<bos]); reason = .bos }
-            emitted = Array(emitted.prefix(maxTokens - tokens.count))
-            let records = nodes.indices.map {
-                NodeRecord(node: nodes[$0], baseProbability: verdict.baseProbabilities[$0], threshold: verdict.thresholds[$0], outcome: verdict.outcomes[$0])
-            }
-            let record = StepRecord(step: steps.count + 1, prefixLength: prefix, nodes: records, acceptedPath: path, emitted: emitted,
-                                    bonus: verdict.bonus, bonusProbability: bonusProbability,
-                                    draftSeconds: (draftEnd - stepStart).seconds, verifySeconds: (verifyEnd - draftEnd).seconds)
-            steps.append(record)
-            inspectState?(record, state)
+        while session.stopReason == nil && session.steps.count < maxSteps {
+            guard let record = try session.step() else { break }
+            if let inspectState, let state = session.decodingCache as? InferenceState { inspectState(record, state) }
             onStep?(record)
-            tokens += emitted
-            if reason == .bos { break generation }
-            root = verdict.bonus
-            rootProbability = bonusProbability
         }
-        let end = clock.now
-        return SpeculativeResult(tokens: tokens, steps: steps, stopReason: reason,
-                                 promptSeconds: (promptEnd - start).seconds, generationSeconds: (end - promptEnd).seconds)
+        return session.result(generationSeconds: (clock.now - start).seconds)
     }
 
     /// Autoregressive decoding recorded as steps of one node each (for traces; `AutoregressiveGenerator` is faster).
-    public static func autoregressive(model: Transformer, rule: AcceptanceRule = .greedy, seed: UInt64 = 42) throws -> SpeculativeDecoder {
-        try SpeculativeDecoder(model: model, heads: nil, proposer: RootOnlyProposer(), rule: rule, seed: seed)
+    public static func autoregressive(model: any DecodingModel, rule: AcceptanceRule = .greedy, seed: UInt64 = 42) throws -> SpeculativeDecoder {
+        try SpeculativeDecoder(model: model, drafter: .autoregressive(rule: rule), seed: seed)
     }
-
-    /// The first root: the argmax (greedy, typical) or a draw from the sampling target, with its probability.
-    func pickRoot(_ logits: [Float], random: inout XorShiftRandom) -> (Int, Float) {
-        let V = logits.count
-        let p = logits.withUnsafeBufferPointer { rule.distribution($0.baseAddress!, count: V) }
-        if case .sample = rule {
-            let token = p.withUnsafeBufferPointer { TemperatureSampler.sampleMultinomial($0.baseAddress!, count: V, coin: random.nextFloat()) }
-            return (token, p[token])
-        }
-        let token = Ops.argmax(logits, n: V)
-        return (token, p[token])
-    }
-
 }
 
 extension AttentionMask {

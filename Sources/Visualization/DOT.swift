@@ -139,7 +139,7 @@ public enum StepDiagram {
         let settings = step.view.trace.settings
         let accepted = step.emittedTexts.map { TokenText.quoted($0) }.joined(separator: " ")
         return [
-            "Step \(step.number) · \(step.decoder) · \(step.rule) · tree \(settings.tree) · \(step.nodes.count) nodes verified",
+            "Step \(step.number) · \(step.decoder) · \(step.rule) · tree \(settings.tree) · \(TreeSize.describe(nodes: step.nodes.count)) verified",
             "tau \(step.tau): " + TokenText.truncated(accepted, to: 90),
             legend(rule: step.rule, repeats: false),
             "#i node index (as in the mask) · q draft probability (head) · p base probability · edge rN: rank N among its head's guesses",

@@ -57,19 +57,20 @@ public struct StepThroughPage: Sendable {
     public var runs: [Run]
     /// SVG contrast diagrams of the first two runs, step 1..., (empty with one run).
     public var contrasts: [String]
-    /// SVG of the tree attention mask (optional).
-    public var mask: String?
+    /// Whether the page has a "tree attention mask" view: the mask of the first run's step in view, drawn by the
+    /// page's script from the step's parents (so it follows the slider, and a dynamic tree shows each step's own).
+    public var showsMask: Bool
     public var title: String
 
-    public init(runs: [Run], contrasts: [String] = [], mask: String? = nil, title: String = "HydraSim step-through") {
+    public init(runs: [Run], contrasts: [String] = [], showsMask: Bool = true, title: String = "HydraSim step-through") {
         self.runs = runs
         self.contrasts = contrasts
-        self.mask = mask
+        self.showsMask = showsMask
         self.title = title
     }
 
-    /// Renders every diagram the page needs with `renderer`: each run's steps, the contrast of the first two runs
-    /// for every step both have, and the mask of the first run's first step.
+    /// Renders every diagram the page needs with `renderer`: each run's steps and the contrast of the first two runs
+    /// for every step both have (the mask view is drawn in the browser).
     public static func build(_ views: [TraceView], renderer: GraphvizRenderer = .shared, title: String = "HydraSim step-through") throws -> StepThroughPage {
         guard !views.isEmpty else { throw VisualizationError("no traces to show") }
         let runs = try views.map { view in Run(view: view, svgs: try view.steps.map { try renderer.svg(StepDiagram.dot($0)) }) }
@@ -78,8 +79,7 @@ public struct StepThroughPage: Sendable {
             let n = min(views[0].stepCount, views[1].stepCount)
             contrasts = try (0..<n).map { try renderer.svg(ContrastDiagram.dot(views[0].steps[$0], views[1].steps[$0])) }
         }
-        let mask = try views[0].steps.first.map { try renderer.svg(MaskDiagram.dot($0)) }
-        return StepThroughPage(runs: runs, contrasts: contrasts, mask: mask, title: title)
+        return StepThroughPage(runs: runs, contrasts: contrasts, title: title)
     }
 
     /// The page. Deterministic: the same traces and diagrams give the same bytes.
@@ -118,7 +118,8 @@ public struct StepThroughPage: Sendable {
         var tabs: [(id: String, label: String)] = []
         if !contrasts.isEmpty, runs.count >= 2 { tabs.append(("contrast", "contrast: \(runs[0].view.decoder) vs \(runs[1].view.decoder)")) }
         for (r, run) in runs.enumerated() { tabs.append(("run\(r)", run.view.decoder)) }
-        if mask != nil { tabs.append(("mask", "tree attention mask")) }
+        let maskRun = runs.first.flatMap { $0.view.stepCount > 0 ? $0 : nil }
+        if showsMask, maskRun != nil { tabs.append(("mask", "tree attention mask")) }
         h += "<div class=\"tabs\">" + tabs.enumerated().map { i, t in
             "<button type=\"button\" class=\"tab\(i == 0 ? " on" : "")\" data-view=\"\(t.id)\">\(HTML.escape(t.label))</button>"
         }.joined() + "</div>\n"
@@ -144,8 +145,12 @@ public struct StepThroughPage: Sendable {
             h += "<p class=\"done\" data-after=\"\(run.view.stepCount)\">\(HTML.escape(run.view.decoder)) finished after \(run.view.stepCount) steps (stopped: \(HTML.escape(run.view.trace.stopReason))).</p>\n"
             h += "</div>\n"
         }
-        if let mask {
-            h += "<div class=\"view\" id=\"view-mask\"><div class=\"diagram\">\(HTML.inlineSVG(mask, idPrefix: "mask-"))</div></div>\n"
+        if showsMask, let maskRun {
+            h += "<div class=\"view\" id=\"view-mask\"><p class=\"mask-title\" id=\"mask-title\"></p>"
+            h += "<p class=\"hint\">Row i attends to column j (dark) when j is i, an ancestor of i, or the root; every row also sees the whole "
+            h += "cached prefix (not drawn). Green rows: the accepted path. pos: the row's position id (prefix length + depth).</p>"
+            h += "<div class=\"diagram\" id=\"mask\"></div>"
+            h += "<p class=\"done\" data-after=\"\(maskRun.view.stepCount)\">\(HTML.escape(maskRun.view.decoder)) finished after \(maskRun.view.stepCount) steps: no mask beyond it.</p></div>\n"
         }
         // Every step in a table: tokens emitted and tau per run.
         h += "<h2>All steps</h2>\n<table class=\"steps\"><thead><tr><th>step</th>"
@@ -171,7 +176,16 @@ public struct StepThroughPage: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = (try? encoder.encode(data)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
-        h += "<script>\nconst STEPS = \(stepCount);\nconst RUNS = \(json.replacingOccurrences(of: "</", with: "<\\/"));\n\(Self.script)</script>\n"
+        // The mask view's data: per step of the first run, the tree (parents), token texts, accepted path and prefix length.
+        struct MaskData: Encodable { var title: String; var parents: [Int]; var labels: [String]; var depths: [Int]; var accepted: [Int]; var prefix: Int }
+        let masks: [MaskData] = showsMask ? (runs.first?.view.steps ?? []).map { step in
+            MaskData(title: "Tree attention mask: \(step.view.trace.settings.tree), \(step.decoder) step \(step.number) (\(TreeSize.describe(nodes: step.nodes.count)))",
+                     parents: step.nodes.map(\.parent), labels: step.nodes.indices.map { TokenText.truncated(TokenText.quoted(step.text($0)), to: 14) },
+                     depths: step.nodes.map(\.depth), accepted: step.record.acceptedPath, prefix: step.record.prefixLength)
+        } : []
+        let maskJSON = (try? encoder.encode(masks)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        h += "<script>\nconst STEPS = \(stepCount);\nconst RUNS = \(json.replacingOccurrences(of: "</", with: "<\\/"));\n"
+        h += "const MASKS = \(maskJSON.replacingOccurrences(of: "</", with: "<\\/"));\n\(Self.script)</script>\n"
         h += "</body>\n</html>\n"
         return h
     }
@@ -204,6 +218,11 @@ public struct StepThroughPage: Sendable {
     table.steps td, table.steps th { border: 1px solid #ddd; padding: 2px 6px; text-align: left; vertical-align: top; }
     table.steps tr.cur { background: #e8f5ec; }
     .done { color: #666; font-style: italic; }
+    .mask-title { font-weight: bold; margin: 4px 0; }
+    table.mask { border-collapse: separate; border-spacing: 1px; font-size: 9px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
+    table.mask td { width: 11px; height: 11px; padding: 0; background: #eeeeee; }
+    table.mask td.on { background: #1f2937; } table.mask tr.acc td.on { background: #1b7a43; }
+    table.mask td.lab, table.mask th { background: none; width: auto; white-space: pre; text-align: right; padding: 0 3px; font-weight: normal; }
 
     """
 
@@ -224,6 +243,7 @@ public struct StepThroughPage: Sendable {
           t.classList.toggle('now', s === cur);
         });
         document.querySelectorAll('tr[data-row]').forEach(function (r) { r.classList.toggle('cur', Number(r.dataset.row) === cur); });
+        drawMask(cur);
         RUNS.forEach(function (run, i) {
           const el = document.getElementById('stats' + i);
           if (!el) return;
@@ -233,6 +253,32 @@ public struct StepThroughPage: Sendable {
           const here = cur <= run.steps ? 'tau this step ' + run.tau[cur - 1] : 'finished after ' + run.steps + ' steps';
           el.textContent = '· ' + here + ' · tau so far ' + (n ? (sum / n).toFixed(2) : '0') + ' · total tau ' + run.total.toFixed(2) + ' over ' + run.steps + ' steps';
         });
+      }
+      function drawMask(k) {
+        const box = document.getElementById('mask');
+        if (!box) return;
+        const m = MASKS[k - 1];
+        document.getElementById('mask-title').textContent = m ? m.title : '';
+        box.textContent = '';
+        if (!m) return;
+        const n = m.parents.length, acc = new Set(m.accepted);
+        const table = document.createElement('table');
+        table.className = 'mask';
+        const head = table.insertRow();
+        head.appendChild(document.createElement('th')).textContent = 'pos';
+        head.appendChild(document.createElement('th'));
+        for (let j = 0; j < n; j++) head.appendChild(document.createElement('th')).textContent = j;
+        for (let i = 0; i < n; i++) {
+          const row = table.insertRow();
+          row.dataset.node = i;
+          if (acc.has(i)) row.className = 'acc';
+          const pos = row.insertCell(); pos.className = 'lab'; pos.textContent = m.prefix + m.depths[i];
+          const lab = row.insertCell(); lab.className = 'lab'; lab.textContent = '#' + i + ' ' + m.labels[i];
+          const seen = new Set();
+          for (let j = i, guard = 0; j >= 0 && j < n && guard <= n; j = m.parents[j], guard++) seen.add(j);
+          for (let j = 0; j < n; j++) { const c = row.insertCell(); if (seen.has(j)) c.className = 'on'; }
+        }
+        box.appendChild(table);
       }
       function view(id) {
         document.querySelectorAll('.view').forEach(function (v) { v.hidden = v.id !== 'view-' + id; });

@@ -97,7 +97,7 @@ public struct TextTrace: Sendable {
     public func step(_ step: StepView, markRepeats: Bool = false) -> String {
         var lines: [String] = []
         let record = step.record
-        lines.append(paint("step \(step.number)", .bold) + " · \(step.decoder) · \(step.rule) · \(step.nodes.count) node\(step.nodes.count == 1 ? "" : "s") · prefix \(record.prefixLength) tokens · "
+        lines.append(paint("step \(step.number)", .bold) + " · \(step.decoder) · \(step.rule) · \(TreeSize.describe(nodes: step.nodes.count)) · prefix \(record.prefixLength) tokens · "
                      + paint("tau \(step.tau)", .bold))
         lines += wrap("  context: " + step.contextText(), indent: 11)
         let children = step.children
@@ -175,5 +175,16 @@ public struct TextTrace: Sendable {
         }
         out += "  tau    " + pad(String(format: "%5d", a.tau), col) + "  " + String(format: "%5d", b.tau) + "\n"
         return out
+    }
+}
+
+/// How a candidate tree's size is said everywhere (CLI, traces, diagrams, the page): the root, which the base
+/// model already chose, plus the draft nodes the heads guessed, e.g. "root + 63 draft nodes".
+public enum TreeSize {
+    /// "root + 63 draft nodes" for 64 verified nodes; "root only" for one.
+    public static func describe(nodes: Int) -> String {
+        let drafted = nodes - 1
+        if drafted <= 0 { return "root only" }
+        return "root + \(drafted) draft node\(drafted == 1 ? "" : "s")"
     }
 }

@@ -100,13 +100,10 @@ public enum TraceBundle {
                     contrasts.append(String(decoding: svg, as: UTF8.self))
                 }
             }
-            var mask: String?
             if let first = views[0].steps.first {
-                let svg = try renderer.render(MaskDiagram.dot(first), format: .svg)
-                try put("mask.svg", svg)
-                mask = String(decoding: svg, as: UTF8.self)
+                try put("mask.svg", try renderer.render(MaskDiagram.dot(first), format: .svg))
             }
-            let page = StepThroughPage(runs: runs, contrasts: contrasts, mask: mask, title: title)
+            let page = StepThroughPage(runs: runs, contrasts: contrasts, title: title)
             try put("index.html", Data(page.html().utf8))
             if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }   // empty, checked above
             guard rename(temp.path, target.path) == 0 else {

@@ -212,10 +212,10 @@ struct BenchCommand: ParsableCommand {
         if format == .json { return try printJSON(report) }
         print(String(format: "%@: %d parameters; %d prompts x %d tokens, %d threads; this machine: %.1f GB/s, %.0f GFLOP/s",
                      checkpoint, report.parameters, prompts, length, Parallel.workers, device.bandwidth / 1e9, device.flops / 1e9))
-        print("decoder        tree              nodes   tau   tok/s  speedup  model  draft ms  verify ms  = ar")
+        print("decoder        tree             drafts   tau   tok/s  speedup  model  draft ms  verify ms  = ar")
         for r in rows {
             print(r.decoder.padding(toLength: 14, withPad: " ", startingAt: 0) + " " + r.tree.padding(toLength: 16, withPad: " ", startingAt: 0)
-                  + String(format: " %6d %5.2f %7.0f %7.2fx %5.2fx %9.2f %10.2f  %@", r.treeNodes, r.tau, r.tokensPerSecond, r.speedup,
+                  + String(format: " %6d %5.2f %7.0f %7.2fx %5.2fx %9.2f %10.2f  %@", r.treeNodes - 1, r.tau, r.tokensPerSecond, r.speedup,
                            r.predictedSpeedup, r.draftMillisecondsPerStep, r.verifyMillisecondsPerStep, r.identicalToAR ? "yes" : "NO"))
         }
         print("\nspeedup over ar: measured (#) and cost model (+)")

@@ -103,7 +103,7 @@ struct BenchRenderCommand: ParsableCommand {
                             heapGrowthBytesPerRender: Double(heapAfter - heapBefore) / Double(renders), freshContextRenders: freshRenders,
                             freshContextGrowthBytesPerRender: freshGrowth, freshContextHeapGrowthBytesPerRender: freshHeapGrowth)
         if format == .json { return try printJSON(report) }
-        print(String(format: "step %d of %@ (%@, %d nodes): SVG %.1f ms, PNG %.1f ms (median of %d)", step, trace, report.tree, report.nodes,
+        print(String(format: "step %d of %@ (%@, %@): SVG %.1f ms, PNG %.1f ms (median of %d)", step, trace, report.tree, TreeSize.describe(nodes: report.nodes),
                      svgMs, pngMs, repeats))
         print(String(format: "HTML for %d steps (%d diagrams): %.2f s, %d bytes", report.htmlSteps, diagrams, htmlSeconds, report.htmlBytes))
         print(String(format: "resident memory over %d renders: %+.1f MB (%.0f bytes per render)", renders,

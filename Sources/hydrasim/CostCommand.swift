@@ -18,6 +18,10 @@ struct CostCommand: ParsableCommand {
           hydrasim cost --device a100 --model vicuna-7b --tau 3.04 --tree-nodes 64
           hydrasim cost --device cpu --model house --tau 2.9 --tree-nodes 16 --format json
           hydrasim cost --calibrate --model house
+          hydrasim cost --measure --checkpoint Fixtures/models/house/model.bin --threads 2
+        With --measure, this machine is measured on the spot (time to stream the model's own weights once,
+        memory and cache bandwidth, the kernels' FMA peak, the real pass time for n = 1 ... 128 tokens after a
+        64-token prefix) and the projection uses those figures.
         """
     )
 
@@ -45,11 +49,28 @@ struct CostCommand: ParsableCommand {
         var measuredForwardMilliseconds: Double?
     }
 
+    /// What `--measure` saw on this machine, in this run.
+    struct Measured: Encodable {
+        var kernel: String
+        var threads: Int
+        /// Streaming the model's own weights once (all its matrices), with the kernels' threads.
+        var weightStreamMilliseconds: Double
+        var memoryBandwidthGBs: Double
+        var cacheBandwidthGBs: Double
+        var fmaPeakGFLOPs: Double
+        /// Pass time for n tokens after a 64-token prefix (n = 1: `forward(token:)`), and pass(n) / pass(1).
+        var passMilliseconds: [String: Double]
+        var passRatio: [String: Double]
+        /// pass(1) / weightStream: how close a one-token step is to streaming the weights once.
+        var oneTokenOverWeightStream: Double
+    }
+
     struct Report: Encodable {
         var device: DeviceProfile
         var model: ModelProfile
         var autoregressiveMilliseconds: Double
         var tau: Double?
+        var measured: Measured?
         var rows: [Row]
     }
 
@@ -61,7 +82,7 @@ struct CostCommand: ParsableCommand {
 
     func run() throws {
         threads.apply()
-        guard let deviceProfile = calibrate ? DeviceCalibration.measure() : DeviceProfile.presets.first(where: { $0.name == device }) else {
+        guard let deviceProfile = calibrate || measure ? DeviceCalibration.measure() : DeviceProfile.presets.first(where: { $0.name == device }) else {
             throw CLIError("--device: unknown device '\(device)' (\(DeviceProfile.presets.map(\.name).joined(separator: ", ")))")
         }
         guard var modelProfile = ModelProfile.presets.first(where: { $0.name == model }) else {
@@ -76,32 +97,69 @@ struct CostCommand: ParsableCommand {
         }
         let rows = try draftRows.map { try parseIDs($0, option: "--draft-rows") } ?? [Int](repeating: 1, count: modelProfile.heads)
         var profile = deviceProfile
-        let measured = try measure ? measureForward(sizes: tau == nil ? [1, 2, 4, 8, 16, 32, 64, 128] : [1, treeNodes]) : [:]
-        if calibrate, let single = measured[1] {
-            // The fixed cost of a pass, fitted to the real model: its measured one-token time minus streaming its weights.
+        let sizes = tau == nil ? [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128] : [1, treeNodes]
+        let measured = try measure ? measureForward(sizes: sizes) : [:]
+        var figures: Measured?
+        if measure, let single = measured[1] {
+            let loaded = try modelOptions.loadModel()
+            let stream = Self.weightStreamSeconds(loaded)
+            let f = DeviceCalibration.figures()
+            if parameters == nil {
+                // The house preset describes the checkpoint measured only when it is that model: use the real one.
+                modelProfile.parameters = Double(loaded.config.parameterCount)
+            }
+            // The fixed cost of a pass, fitted to the real model: its one-token time minus streaming its weights once.
+            profile.passOverhead = max(0, single - stream)
+            figures = Measured(kernel: KernelPool.shared.variant.rawValue, threads: KernelPool.shared.threads,
+                               weightStreamMilliseconds: 1e3 * stream, memoryBandwidthGBs: f.memoryBandwidth / 1e9,
+                               cacheBandwidthGBs: f.cacheBandwidth / 1e9, fmaPeakGFLOPs: f.fmaPeak / 1e9,
+                               passMilliseconds: Dictionary(uniqueKeysWithValues: measured.map { (String($0.key), 1e3 * $0.value) }),
+                               passRatio: Dictionary(uniqueKeysWithValues: measured.map { (String($0.key), $0.value / single) }),
+                               oneTokenOverWeightStream: single / stream)
+        } else if calibrate, let single = measured[1] {
             profile.passOverhead = max(0, single - modelProfile.parameters * modelProfile.bytesPerParameter / profile.bandwidth)
         }
         let cost = CostModel(device: profile, model: modelProfile)
-        let sizes = tau == nil ? [1, 2, 4, 8, 16, 32, 64, 128].filter { $0 != treeNodes } + [treeNodes] : [treeNodes]
-        let table = sizes.sorted().map { n -> Row in
+        let tableSizes = measure ? sizes : (tau == nil ? [1, 2, 4, 8, 16, 32, 64, 128].filter { $0 != treeNodes } + [treeNodes] : [treeNodes])
+        let table = Set(tableSizes).sorted().map { n -> Row in
             let draft = n == 1 ? [] : rows
             let overhead = cost.overhead(treeNodes: n, rowsPerDepth: draft)
             return Row(treeNodes: n, stepOverhead: overhead, forwardMilliseconds: 1e3 * cost.forwardSeconds(tokens: n), breakEvenTau: overhead,
                        projectedSpeedup: tau.map { $0 / overhead }, measuredForwardMilliseconds: measured[n].map { 1e3 * $0 })
         }
         let report = Report(device: profile, model: modelProfile, autoregressiveMilliseconds: 1e3 * cost.forwardSeconds(tokens: 1),
-                            tau: tau, rows: table)
+                            tau: tau, measured: figures, rows: table)
         if format == "json" { return try printJSON(report) }
+        if let m = figures {
+            print(String(format: "measured here: kernel %@ on %d threads; streaming the model's weights once %.3f ms; memory %.0f GB/s, cache %.0f GB/s; FMA peak %.0f GFLOP/s; one-token pass / weight stream %.2f",
+                         m.kernel, m.threads, m.weightStreamMilliseconds, m.memoryBandwidthGBs, m.cacheBandwidthGBs, m.fmaPeakGFLOPs, m.oneTokenOverWeightStream))
+        }
         print(String(format: "%@ on %@: %.1f GB/s, %.0f GFLOP/s, %.2f ms fixed per pass; one autoregressive step %.3f ms",
                      modelProfile.name, profile.name, profile.bandwidth / 1e9, profile.flops / 1e9,
                      profile.passOverhead * 1e3, report.autoregressiveMilliseconds))
-        print("tree nodes  forward ms  step cost / AR step" + (tau == nil ? "  (break-even tau)" : String(format: "  speedup at tau %.2f", tau!))
-              + (measure ? "  measured forward ms" : ""))
+        print("tokens/pass  forward ms  step cost / AR step" + (tau == nil ? "  (break-even tau)" : String(format: "  speedup at tau %.2f", tau!))
+              + (measure ? "  measured forward ms  pass(n)/pass(1)" : ""))
         for r in table {
-            print(String(format: "%10d  %10.3f  %19.2f", r.treeNodes, r.forwardMilliseconds, r.stepOverhead)
+            print(String(format: "%11d  %10.3f  %19.2f", r.treeNodes, r.forwardMilliseconds, r.stepOverhead)
                   + (r.projectedSpeedup.map { String(format: "  %.2fx", $0) } ?? "")
-                  + (r.measuredForwardMilliseconds.map { String(format: "  %19.3f", $0) } ?? ""))
+                  + (r.measuredForwardMilliseconds.map { String(format: "  %19.3f", $0) } ?? "")
+                  + (figures?.passRatio[String(r.treeNodes)].map { String(format: "  %15.2f", $0) } ?? ""))
         }
+    }
+
+    /// Seconds to stream every weight matrix of `model` once with the kernels' pool (best of 10, so from the
+    /// cache when the model fits it: what a one-token pass reads).
+    static func weightStreamSeconds(_ model: Transformer) -> Double {
+        let w = model.weights
+        let tensors = [w.wq, w.wk, w.wv, w.wo, w.w1, w.w2, w.w3] + (w.config.sharedClassifier ? [w.tokenEmbedding] : [w.tokenEmbedding, w.classifier])
+        var best = Double.infinity
+        let clock = ContinuousClock()
+        for _ in 0..<10 {
+            let start = clock.now
+            for t in tensors { _ = KernelPool.shared.measureStream(t.pointer, count: t.count, repeats: 1) }
+            best = min(best, (clock.now - start).seconds)
+        }
+        return best
     }
 
     /// Median seconds of the real model's forward over `n` tree tokens after a 64-token prefix, per size.
@@ -117,7 +175,7 @@ struct CostCommand: ParsableCommand {
         for n in sizes {
             // A chain-shaped tree (causal mask): the cost of a pass depends on n, not on the shape.
             var times: [Double] = []
-            for _ in 0..<15 {
+            for _ in 0..<31 {
                 let start = clock.now
                 if n == 1 {
                     _ = model.forward(token: 5, state: state)

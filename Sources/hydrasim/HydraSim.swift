@@ -7,10 +7,9 @@ struct HydraSim: ParsableCommand {
         commandName: "hydrasim",
         abstract: "Run, inspect and benchmark a small Llama-style language model (llama2.c formats).",
         discussion: """
-        HydraSim teaches draft-head speculative decoding (Medusa, Hydra) on a model small
-        enough to run on a laptop CPU. Models and tokenizers use llama2.c's .bin formats.
+        HydraSim teaches draft-head speculative decoding (Medusa, Hydra) on a model small enough to run on a laptop CPU. Models and tokenizers use llama2.c's .bin formats.
         """,
         subcommands: [GenerateCommand.self, TraceCommand.self, DiagramCommand.self, TokenizerCommand.self, CheckpointCommand.self, TrainCommand.self,
-                      HeadsCommand.self, TreeCommand.self, CostCommand.self, BenchCommand.self, BenchRenderCommand.self]
+                      StepCommand.self, HeadsCommand.self, TreeCommand.self, CostCommand.self, BenchCommand.self, BenchRenderCommand.self]
     )
 }

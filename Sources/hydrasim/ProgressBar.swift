@@ -1,16 +1,14 @@
 import Foundation
 
-/// A progress bar on standard error: redrawn in place on a terminal, plain lines otherwise.
+/// A progress bar on standard error: redrawn in place on a terminal; one final line otherwise.
 ///
-/// When standard error is not a terminal (CI logs, pipes), it prints a line at
-/// most every `plainInterval` seconds and at the end, so logs stay short.
+/// When standard error is not a terminal (CI logs, pipes), nothing is printed until the
+/// work is done, then one line with the totals, so logs stay short.
 struct ProgressBar {
     let total: Int
     let label: String
     let isTerminal = isatty(STDERR_FILENO) != 0
     let start = ContinuousClock.now
-    var lastPlain = ContinuousClock.now
-    var plainInterval: Double = 5
 
     init(total: Int, label: String) {
         self.total = max(total, 1)
@@ -30,8 +28,7 @@ struct ProgressBar {
             let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
             FileHandle.standardError.write(Data("\r\u{1B}[2K[\(bar)] \(line)".utf8))
             if done >= total { FileHandle.standardError.write(Data("\n".utf8)) }
-        } else if (ContinuousClock.now - lastPlain).seconds >= plainInterval || done >= total {
-            lastPlain = ContinuousClock.now
+        } else if done >= total {
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
     }

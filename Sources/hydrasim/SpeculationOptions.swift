@@ -4,40 +4,32 @@ import Foundation
 import LanguageModel
 import Speculation
 
-/// The decoders HydraSim runs.
-enum DecoderName: String, ExpressibleByArgument, CaseIterable, Codable {
-    case ar, medusa, hydra
-    case hydraPlusPlus = "hydra++"
+/// The decoders HydraSim runs (the library's `DecoderKind`, as a command-line argument).
+typealias DecoderName = DecoderKind
+extension DecoderKind: ExpressibleByArgument {}
 
-    /// Head kinds this decoder accepts (ablation heads of kind hydra may run under hydra++ and vice versa).
-    var acceptsKinds: [DraftHeadKind] {
-        switch self {
-        case .ar: []
-        case .medusa: [.medusa]
-        case .hydra, .hydraPlusPlus: [.hydra, .hydraPlusPlus]
-        }
-    }
-
-    /// Parses a comma-separated list such as "ar,medusa,hydra++".
-    static func list(_ text: String, option: String) throws -> [DecoderName] {
-        try text.split(separator: ",").map { part in
-            guard let name = DecoderName(rawValue: String(part)) else {
-                throw CLIError("\(option): unknown decoder '\(part)' (ar, medusa, hydra, hydra++)")
-            }
-            return name
-        }
+extension DecoderKind {
+    /// Parses a comma-separated list such as "ar,medusa,hydra++", the error naming `option`.
+    static func list(_ text: String, option: String) throws -> [DecoderKind] {
+        do { return try list(text) } catch let error as DecoderSpecError { throw CLIError("\(option): \(error.problem)") }
     }
 }
 
 /// Acceptance rules by name.
-enum RuleName: String, ExpressibleByArgument, CaseIterable {
-    case greedy, typical, sample
+typealias RuleName = RuleKind
+extension RuleKind: ExpressibleByArgument {}
+
+/// A library error about a decoder's description, as a command-line error naming the option.
+func cliError(_ error: DecoderSpecError) -> CLIError {
+    let problem = error.problem
+    for option in ["tree ", "heads "] where problem.hasPrefix(option) { return CLIError("--" + problem) }
+    return CLIError(problem.replacingOccurrences(of: "decoder ", with: "--decoder ", options: [], range: problem.range(of: "decoder ")))
 }
 
 /// How candidate trees are drawn and verified: the tree and the acceptance rule (shared by `generate`,
 /// `bench` and `trace`).
 struct VerificationOptions: ParsableArguments {
-    @Option(name: .long, help: "Candidate tree: mc_sim_7b_63, chain-N, fork-2x2, broom-3, binary-3, a JSON file of rank paths, or dynamic:N[:W] (N nodes per step, W children per expansion).")
+    @Option(name: .long, help: "Candidate tree: mc_sim_7b_63, chain-N, fork-2x2, broom-3, binary-3, a JSON file of rank paths, or dynamic:N[:W] (N draft nodes per step below the root, W children per expansion).")
     var tree = "mc_sim_7b_63"
 
     @Option(name: .long, help: "Acceptance rule: greedy (exact), typical (Medusa's, not distribution-preserving) or sample (lossless). Default: greedy, or sample when --temperature > 0.")
@@ -68,44 +60,41 @@ struct VerificationOptions: ParsableArguments {
         }
     }
 
+    /// The decoder description from these options, the sampling options and a decoder.
+    func spec(_ decoder: DecoderKind, heads: String? = nil, sampling: SamplingOptions, tree spec: String? = nil) -> DecoderSpec {
+        DecoderSpec(decoder: decoder, heads: heads, tree: spec ?? tree, rule: rule, temperature: sampling.isGreedy ? nil : sampling.temperature,
+                    topP: sampling.topP, eps: eps, delta: delta)
+    }
+
     /// The proposer for `heads` and --tree (or `tree` when given).
     func proposer(heads: DraftHeadSet, model: Transformer, tree spec: String? = nil) throws -> CandidateProposer {
-        let spec = spec ?? tree
         do {
-            if spec.hasPrefix("dynamic:") {
-                let parts = spec.dropFirst(8).split(separator: ":")
-                guard (1...2).contains(parts.count), let budget = Int(parts[0]), parts.count == 1 || Int(parts[1]) != nil else {
-                    throw CLIError("--tree \(spec): a dynamic tree is dynamic:N or dynamic:N:W, e.g. dynamic:24 or dynamic:24:4")
-                }
-                return try DynamicTreeProposer(heads: heads, embedding: model.weights.tokenEmbedding, budget: budget,
-                                               width: parts.count == 2 ? Int(parts[1])! : 4)
-            }
-            let candidateTree = try CandidateTree.load(spec, presetFolder: Fixtures.root.map { "\($0)/trees" }, maxDepth: heads.config.heads)
-            return try TreeProposer(heads: heads, tree: candidateTree, embedding: model.weights.tokenEmbedding,
-                                    name: URL(fileURLWithPath: spec).deletingPathExtension().lastPathComponent)
-        } catch let error as TreeError {
-            throw CLIError("--tree \(spec): \(error.problem)")
-        }
+            return try DecoderFactory(weights: model.weights, modelFolder: nil).proposer(heads: heads, tree: spec ?? tree)
+        } catch let error as DecoderSpecError { throw cliError(error) }
     }
 
     /// A ready decoder: autoregressive when `heads` is nil, else speculative over --tree (or `tree`).
     func makeDecoder(model: Transformer, heads: (path: String, set: DraftHeadSet)?, rule: AcceptanceRule, seed: UInt64,
-                     tree spec: String? = nil) throws -> SpeculativeDecoder {
+                     tree spec: String? = nil, kind: DecoderKind) throws -> SpeculativeDecoder {
         guard let heads else { return try SpeculativeDecoder.autoregressive(model: model, rule: rule, seed: seed) }
-        return try SpeculativeDecoder(model: model, heads: heads.set, proposer: proposer(heads: heads.set, model: model, tree: spec), rule: rule, seed: seed)
+        let proposer = try proposer(heads: heads.set, model: model, tree: spec)
+        let description = DecoderSpec(decoder: kind, heads: heads.path, tree: spec ?? tree, rule: self.rule, eps: eps, delta: delta)
+        return try SpeculativeDecoder(model: model, drafter: Drafter(spec: description, heads: heads.set, headsPath: heads.path, proposer: proposer, rule: rule),
+                                      seed: seed)
     }
 }
 
 /// Loads the heads at `path` for `decoder` and checks that they fit the model and the decoder.
 func loadHeads(_ path: String, for decoder: DecoderName, model: Transformer) throws -> (path: String, set: DraftHeadSet) {
-    guard FileManager.default.fileExists(atPath: path) else {
-        throw CLIError("no heads for --decoder \(decoder.rawValue): \(path) does not exist; pass --heads FILE or train some with `hydrasim train heads --kind \(decoder.rawValue) --out \(path)`")
+    do {
+        let factory = DecoderFactory(weights: model.weights, modelFolder: nil)
+        guard let heads = try factory.heads(for: DecoderSpec(decoder: decoder, heads: path)) else {
+            throw CLIError("decoder ar runs without heads")
+        }
+        return heads
+    } catch let error as DecoderSpecError {
+        throw cliError(error)
     }
-    let set = try DraftHeadsFile.read(path, base: model.weights)
-    guard decoder.acceptsKinds.contains(set.config.kind) else {
-        throw CLIError("\(path) holds \(set.config.kind.rawValue) heads, which --decoder \(decoder.rawValue) cannot run (it needs \(decoder.acceptsKinds.map(\.rawValue).joined(separator: " or ")) heads)")
-    }
-    return (path, set)
 }
 
 /// Which decoder and heads `generate` runs, with the tree and rule.
@@ -129,14 +118,15 @@ struct SpeculationOptions: ParsableArguments {
     func makeDecoder(_ decoder: DecoderName, model: Transformer, checkpoint: String, rule: AcceptanceRule, seed: UInt64)
         throws -> (decoder: SpeculativeDecoder, heads: (path: String, set: DraftHeadSet)?) {
         let heads = try loadHeads(for: decoder, checkpoint: checkpoint, model: model)
-        return (try verification.makeDecoder(model: model, heads: heads, rule: rule, seed: seed), heads)
+        return (try verification.makeDecoder(model: model, heads: heads, rule: rule, seed: seed, kind: decoder), heads)
     }
 }
 
 extension SpeculativeDecoder {
     /// Trace settings describing this decoder.
     func traceSettings(checkpoint: String, headsPath: String?, maxTokens: Int) -> TraceSettings {
-        TraceSettings(model: URL(fileURLWithPath: checkpoint).lastPathComponent, modelFingerprint: Fingerprint.of(model.weights),
+        TraceSettings(model: URL(fileURLWithPath: checkpoint).lastPathComponent,
+                      modelFingerprint: (model as? Transformer).map { Fingerprint.of($0.weights) } ?? "",
                       heads: headsPath.map { URL(fileURLWithPath: $0).lastPathComponent }, headsKind: heads?.config.kind.rawValue,
                       tree: proposer.treeName, treeNodes: proposer.maxNodeCount, rule: rule, seed: seed, maxTokens: maxTokens)
     }

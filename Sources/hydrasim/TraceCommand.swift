@@ -79,7 +79,7 @@ struct TraceCommand: ParsableCommand {
         var views: [TraceView] = []
         for name in try DecoderName.list(decoders, option: "--decoders") {
             let heads = name == .ar ? nil : try loadHeads("\(headsFolder)/\(name.rawValue).heads", for: name, model: model)
-            let decoder = try verification.makeDecoder(model: model, heads: heads, rule: acceptanceRule, seed: sampling.seed)
+            let decoder = try verification.makeDecoder(model: model, heads: heads, rule: acceptanceRule, seed: sampling.seed, kind: name)
             // A step emits at most depth + 1 tokens, so `steps` steps fit in this budget; decoding stops after `steps` steps.
             let budget = min(steps * (decoder.proposer.maxDepth + 1), weights.config.maxSequenceLength)
             let result = try decoder.generate(prompt: promptTokens, maxTokens: budget, maxSteps: steps)

@@ -56,7 +56,8 @@ struct TrainBaseCommand: ParsableCommand {
         var tokensPerSecond: Double
         var achievedGflops: Double
         var sgemmGflops: Double
-        var finalTrainLoss: Float
+        /// The last step's training loss (for a resumed run with no step left, the last evaluation's; nil if none).
+        var finalTrainLoss: Float?
         var validationLossPerToken: Float
         var validationLossPerCharacter: Double
         var validationCharactersPerToken: Double
@@ -175,7 +176,7 @@ struct TrainBaseCommand: ParsableCommand {
             out: out, config: model, parameters: model.parameterCount, steps: trainer.step, tokensSeen: trainer.step * tokensPerStep,
             seconds: seconds, tokensPerSecond: Double(stepsDone * tokensPerStep) / max(stepSeconds, 1e-9),
             achievedGflops: flops / max(stepSeconds, 1e-9) / 1e9, sgemmGflops: Self.measureSGEMM(),
-            finalTrainLoss: lastLoss, validationLossPerToken: validation, validationLossPerCharacter: Double(validation) / cpt,
+            finalTrainLoss: lastLoss.isNaN ? trainer.history.last?.trainLoss : lastLoss, validationLossPerToken: validation, validationLossPerCharacter: Double(validation) / cpt,
             validationCharactersPerToken: cpt, bigramValidationLossPerToken: bigram.loss,
             bigramValidationLossPerCharacter: bigram.loss / cpt, best: best, history: trainer.history))
     }

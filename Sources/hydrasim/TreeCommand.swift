@@ -44,7 +44,7 @@ struct TreeCommand: ParsableCommand {
                 print("{\n  \"paths\": \(rows(report.paths)),\n  \"mask\": \(rows(report.mask)),\n  \"positions\": \(report.positions),\n  \"retrieve\": \(rows(report.retrieve))\n}")
                 return
             }
-            print("\(tree): \(t.paths.count) nodes + root, depth \(t.depth), nodes per depth \(t.nodesPerDepth), \(t.leaves.count) root-to-leaf paths")
+            print("\(tree): root + \(t.paths.count) draft nodes, depth \(t.depth), nodes per depth \(t.nodesPerDepth), \(t.leaves.count) root-to-leaf paths")
             for (i, row) in report.mask.enumerated() {
                 let label = i == 0 ? "root" : "\(t.paths[i - 1])"
                 print(String(format: "%3d ", i) + label.padding(toLength: 14, withPad: " ", startingAt: 0) + " "

@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The `hydrasim` executable as a user runs it: outputs, exit codes, one-line errors, no half-written files.
 @Suite("hydrasim command line")
 struct CommandLineTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let stories = root.appendingPathComponent("Fixtures/models/stories260K/model.bin").path
+    static let root = PackagePaths.root
+    static let stories = PackagePaths.fixture("models/stories260K/model.bin")
 
     /// The built `hydrasim`, next to the test bundle in the build folder.
     static var executable: String {
@@ -221,16 +222,16 @@ struct CommandLineTests {
         try expectError(common + ["--decoder", "hydra", "--rule", "greedy", "--temperature", "0.5"], "--rule greedy")
         let badTree = folder.appendingPathComponent("tree.json").path
         try Data("[[0], [0, 1, 2]]".utf8).write(to: URL(fileURLWithPath: badTree))
-        try expectError(common + ["--decoder", "hydra", "--tree", badTree], "[0, 1] is missing")
+        try expectError(common + ["--decoder", "hydra", "--tree", badTree], "some of its prefixes are missing")
         try expectError(["generate", "--checkpoint", Self.stories, "--prompt-ids", "1", "--decoder", "hydra", "--heads", "\(base)/hydra.heads"],
                         "do not fit this model")
         try expectError(["generate", "--checkpoint", Self.stories, "--prompt-ids", "1", "--decoder", "hydra"], "no heads for --decoder hydra")
-        try expectError(["generate", "--checkpoint", checkpoint, "--prompt", "to be", "--decoder", "hydra", "--trace", folder.path + "/no/such/dir/t.json"], "t.json")
+        try expectError(["generate", "--checkpoint", checkpoint, "--prompt", "to be", "--decoder", "hydra", "--max-tokens", "20", "--trace", folder.path + "/no/such/dir/t.json"], "t.json")
     }
 
     @Test("tree optimize and cost: Medusa's published table, a projected GPU speedup")
     func treeDesign() throws {
-        let csv = Self.root.deletingLastPathComponent().appendingPathComponent("shared/reference/medusa_head_accuracy.csv").path
+        let csv = PackagePaths.sharedFile("reference/medusa_head_accuracy.csv")
         let r = try Self.run(["tree", "optimize", "--accuracies", csv, "--row", "7b", "--nodes", "10", "--format", "json"])
         #expect(r.status == 0, "\(r.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
@@ -263,7 +264,7 @@ struct CommandLineTests {
         let traced = try Self.run(["trace", "--prompt", "ROMEO:", "--decoders", "ar", "--steps", "3", "--out", out, "--color", "never"])
         #expect(traced.status == 0, "\(traced.stderr)")
         #expect(!traced.stdout.contains("\u{1B}["))
-        #expect(traced.stdout.contains("step 1 · ar · greedy · 1 node"))
+        #expect(traced.stdout.contains("step 1 · ar · greedy · root only"))
         #expect(traced.stdout.contains("index.html"))
         let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
         #expect(files == ["ar", "ar.trace.json", "index.html", "mask.svg", "trace.txt"])

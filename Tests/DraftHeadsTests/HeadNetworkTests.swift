@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import DraftHeads
 import LanguageModel
 import Numerics
@@ -82,8 +83,7 @@ struct HeadNetworkTests {
 }
 
 enum TestPaths {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let stories260K = root.appendingPathComponent("Fixtures/models/stories260K/model.bin").path
+    static let stories260K = PackagePaths.fixture("models/stories260K/model.bin")
 }
 
 func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {

@@ -3,14 +3,15 @@ import DraftHeads
 import LanguageModel
 import Numerics
 import Speculation
+import TestSupport
 
 /// Valid files the fuzzer mutates: tiny in-memory models (fast to load, so most cases exercise the checks rather
 /// than the copying) and the shipped fixtures. Nothing here traps when a fixture is missing: `FuzzSeeds.problem`
 /// says what is missing and the tests record it as a failure.
 enum FuzzSeeds {
-    /// The package root (this file is `<root>/Tests/FuzzTests/Seeds.swift`).
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let fixtures = root.appendingPathComponent("Fixtures")
+    /// The package root and the shipped fixtures, found as every test finds them.
+    static let root = PackagePaths.root
+    static let fixtures = PackagePaths.fixtures
     static let corpus = root.appendingPathComponent("Tests/FuzzCorpus")
 
     static func fixture(_ path: String) -> Data? { FileManager.default.contents(atPath: fixtures.appendingPathComponent(path).path) }

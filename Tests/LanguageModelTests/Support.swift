@@ -1,14 +1,17 @@
 import Foundation
 import LanguageModel
 import Numerics
+import TestSupport
 
 /// Paths and helpers shared by the tests: the package root, the shipped fixtures, the numpy reference.
 enum TestPaths {
     /// The package root (this file is `<root>/Tests/LanguageModelTests/Support.swift`).
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let fixtures = root.appendingPathComponent("Fixtures")
-    static let stories260K = fixtures.appendingPathComponent("models/stories260K/model.bin").path
-    static let corpus = fixtures.appendingPathComponent("data/tinyshakespeare.txt").path
+    static let root = PackagePaths.root
+    static let shared = PackagePaths.shared
+    static let fixtures = PackagePaths.fixtures
+    /// The shipped copy of llama2.c's stories260K (byte-identical to `../shared/models/stories260K.bin`).
+    static let stories260K = PackagePaths.fixture("models/stories260K/model.bin")
+    static let corpus = PackagePaths.fixture("data/tinyshakespeare.txt")
     static let referenceScript = root.appendingPathComponent("Tests/Reference/llama_reference.py").path
 
     /// A fresh temporary folder for one test.

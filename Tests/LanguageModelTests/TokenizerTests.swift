@@ -1,6 +1,7 @@
 import Foundation
 import LanguageModel
 import Testing
+import TestSupport
 
 
 @Suite struct TokenizerTests {
@@ -31,8 +32,15 @@ import Testing
         #expect(Double(text.count) / Double(plain.count) > 1.8)
     }
 
-    @Test(arguments: ["héllo wörld", "日本語", "😀👍🏽🇯🇵 ok", "\t\n  x", "", " ", "  lead", "e\u{301}", "a\u{0}b", "\r\n"])
-    func nonASCIIRoundTrips(_ text: String) throws {
+    /// A test argument shown escaped in the runner's output (so a newline does not break its lines).
+    struct Sample: CustomTestStringConvertible, Sendable {
+        let text: String
+        var testDescription: String { text.debugDescription }
+    }
+
+    @Test(arguments: ["héllo wörld", "日本語", "😀👍🏽🇯🇵 ok", "\t\n  x", "", " ", "  lead", "e\u{301}", "a\u{0}b", "\r\n"].map(Sample.init))
+    func nonASCIIRoundTrips(_ sample: Sample) throws {
+        let text = sample.text
         for tokenizer in [try Fixture.shakespeare512.get(), try Fixture.multilingual.get()] {
             #expect(tokenizer.decode(tokenizer.encode(text, bos: true, eos: false)) == text)
             #expect(tokenizer.decode(tokenizer.encode(text, bos: false, eos: false)) == text)
@@ -270,12 +278,8 @@ import Testing
 extension TokenizerTests {
     /// Shared inputs, built once per test process.
     enum Fixture {
-        /// `<package root>/Fixtures/data/tinyshakespeare.txt` (shipped), found from this file's path.
-        static let corpusPath = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent()   // LanguageModelTests
-            .deletingLastPathComponent()   // Tests
-            .deletingLastPathComponent()   // package root
-            .appendingPathComponent("Fixtures/data/tinyshakespeare.txt").path
+        /// The shipped `Fixtures/data/tinyshakespeare.txt`.
+        static let corpusPath = PackagePaths.fixture("data/tinyshakespeare.txt")
 
         static let corpus = Result { try String(contentsOfFile: corpusPath, encoding: .utf8) }
 

@@ -1,10 +1,10 @@
 import Foundation
 import Testing
+import TestSupport
 import Speculation
 
 @Suite("Candidate trees")
 struct CandidateTreeTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     @Test("buffers of a hand-drawn tree equal the hand-computed matrices")
     func handDrawn() throws {
@@ -29,12 +29,12 @@ struct CandidateTreeTests {
 
     @Test("mc_sim_7b_63: 63 nodes, 10/28/23/2 per depth, 42 root-to-leaf paths, equal to the reference list")
     func mcSim() throws {
-        let tree = try CandidateTree.load("mc_sim_7b_63", presetFolder: Self.root.appendingPathComponent("Fixtures/trees").path)
+        let tree = try CandidateTree.load("mc_sim_7b_63", presetFolder: PackagePaths.trees)
         #expect(tree.paths.count == 63)
         #expect(tree.nodesPerDepth == [10, 28, 23, 2])
         #expect(tree.retrieveIndices.count == 42)
         let reference = try JSONDecoder().decode([String: [[Int]]].self,
-            from: Data(contentsOf: Self.root.deletingLastPathComponent().appendingPathComponent("shared/reference/tree_choices.json")))
+            from: Data(contentsOf: PackagePaths.shared.appendingPathComponent("reference/tree_choices.json")))
         #expect(Set(tree.paths) == Set(reference["mc_sim_7b_63"]!))
     }
 
@@ -52,7 +52,28 @@ struct CandidateTreeTests {
             #expect { _ = try CandidateTree(paths: paths, maxDepth: depth, width: width) } throws: { "\($0)".contains(message) }
         }
         #expect { _ = try CandidateTree.load("chain-x", presetFolder: nil) } throws: { "\($0)".contains("chain-N needs a number") }
-        #expect { _ = try CandidateTree.load("no-such-tree", presetFolder: nil) } throws: { "\($0)".contains("neither a tree file nor a known tree") }
+    }
+
+    @Test("an unknown tree names the trees actually found and where; a missing trees folder is its own error")
+    func unknownTreeErrors() throws {
+        let builtIn = "chain-N, dynamic:N[:W], binary-3, broom-3, fork-2x2"
+        let shipped = try #require(CandidateTree.shippedNames(in: PackagePaths.trees))
+        #expect(shipped.contains("mc_sim_7b_63"))
+        func message(_ spec: String, _ folder: String?) -> String {
+            do { _ = try CandidateTree.load(spec, presetFolder: folder); return "no error" } catch { return "\(error)" }
+        }
+        #expect(message("no-such-tree", PackagePaths.trees)
+                == "'no-such-tree' is neither a tree file nor a known tree; built in: \(builtIn); shipped in \(PackagePaths.trees): \(shipped.joined(separator: ", "))")
+        // An empty trees folder: nothing shipped is listed (not a list of names assumed to exist).
+        let empty = PackagePaths.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: empty) }
+        #expect(message("mc_sim_7b_63", empty.path)
+                == "'mc_sim_7b_63' is neither a tree file nor a known tree; built in: \(builtIn); shipped in \(empty.path): none")
+        let missing = empty.appendingPathComponent("trees").path
+        #expect(message("mc_sim_7b_63", missing)
+                == "'mc_sim_7b_63' is not a tree file, and the shipped trees folder \(missing) does not exist; built-in trees: \(builtIn)")
+        #expect(message("mc_sim_7b_63", nil)
+                == "'mc_sim_7b_63' is not a tree file, and no shipped trees folder was found (looked in $HYDRASIM_FIXTURES, then Fixtures/ in the current folder, the executable's folder and their parents); built-in trees: \(builtIn)")
     }
 
     @Test("chain-N and teaching presets")

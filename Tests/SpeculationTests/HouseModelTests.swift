@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import DraftHeads
 import LanguageModel
 import Numerics
@@ -9,8 +10,7 @@ import Speculation
 /// trained heads are accepted more often than untrained ones would be.
 @Suite("House model with the shipped heads", .serialized)
 struct HouseModelTests {
-    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/models/house")
+    static let folder = PackagePaths.fixtures.appendingPathComponent("models/house")
     static let loaded = Loaded { () throws -> (TransformerWeights, Transformer, BPETokenizer, [[Int]], [[Int]]) in
         let weights = try Checkpoint.read(folder.appendingPathComponent("model.bin").path)
         let model = Transformer(weights: weights)
@@ -41,8 +41,7 @@ struct HouseModelTests {
         let set = try Self.heads(name)
         let proposer: CandidateProposer = tree == "dynamic"
             ? try DynamicTreeProposer(heads: set, embedding: Self.weights.tokenEmbedding, budget: 12, width: 3)
-            : try TreeProposer(heads: set, tree: CandidateTree.load(tree, presetFolder: Self.folder.deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("trees").path), embedding: Self.weights.tokenEmbedding)
+            : try TreeProposer(heads: set, tree: CandidateTree.load(tree, presetFolder: PackagePaths.trees), embedding: Self.weights.tokenEmbedding)
         let decoder = try SpeculativeDecoder(model: Self.model, heads: set, proposer: proposer)
         var steps = 0
         for (prompt, expected) in zip(try Self.prompts, try Self.expected) {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import DraftHeads
 import LanguageModel
 import Numerics
@@ -8,9 +9,8 @@ import Speculation
 /// The project's most important property: greedy speculative output equals greedy autoregressive output.
 @Suite("Speculative decoding", .serialized)
 struct SpeculativeDecoderTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let loaded = Loaded { () throws -> (TransformerWeights, Transformer) in
-        let weights = try Checkpoint.read(root.appendingPathComponent("Fixtures/models/stories260K/model.bin").path)
+        let weights = try Checkpoint.read(PackagePaths.fixture("models/stories260K/model.bin"))
         return (weights, Transformer(weights: weights))
     }
     static var stories: TransformerWeights { get throws { try loaded.get().0 } }
@@ -37,7 +37,7 @@ struct SpeculativeDecoderTests {
     /// Plain greedy continuations of the prompts: the reference every decoder must reproduce.
     static let expectedLoaded = Loaded { try prompts.map { try autoregressive($0, length) } }
     static var expected: [[Int]] { get throws { try expectedLoaded.get() } }
-    static let presets = root.appendingPathComponent("Fixtures/trees").path
+    static let presets = PackagePaths.trees
 
     @Test("speculative == autoregressive, token for token, for every head kind and tree",
           arguments: ["chain-1", "chain-4", "binary-3", "mc_sim_7b_63"])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import DraftHeads
 import LanguageModel
 import Numerics
@@ -7,8 +8,7 @@ import Speculation
 
 @Suite("Tree design, dynamic trees and the cost model")
 struct TreeDesignTests {
-    static let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared")
+    static let shared = PackagePaths.shared
 
     @Test("greedy tree search adds the highest-value frontier node, hand-checked")
     func greedySearch() throws {
@@ -35,7 +35,7 @@ struct TreeDesignTests {
         let chosen = try GreedyTreeSearch.search(table, nodes: 63)
         #expect(chosen.count == 63)
         // The published mc_sim_7b_63 tree, scored with the same table, is in the same range as the greedy choice.
-        let presets = Self.shared.deletingLastPathComponent().appendingPathComponent("main/Fixtures/trees").path
+        let presets = PackagePaths.trees
         let published = try CandidateTree.load("mc_sim_7b_63", presetFolder: presets)
         let greedyTau = chosen.last!.predictedTau
         #expect(greedyTau >= GreedyTreeSearch.predictedTau(published, HeadAccuracyTable(rank: table.rank.map { $0 + [Double](repeating: 0, count: 5) })) - 1e-9)

@@ -71,7 +71,7 @@ struct VisualizationTests {
         let plain = TextTrace(color: false, width: 100).step(step)
         #expect(!plain.contains("\u{1B}"))
         let lines = plain.split(separator: "\n").map(String.init)
-        #expect(lines[0] == "step 2 · medusa · greedy · 9 nodes · prefix 5 tokens · tau 3")
+        #expect(lines[0] == "step 2 · medusa · greedy · root + 8 draft nodes · prefix 5 tokens · tau 3")
         #expect(lines[1] == "  context: …{upon}␣a␣<time>|␣the|␣king")
         // Depth-first, rank order; accepted nodes marked; every awkward token escaped.
         #expect(lines[2].contains("◆ \"line\\nbreak\"") && lines[2].contains("#0 root") && lines[2].hasSuffix("accepted"))
@@ -292,7 +292,14 @@ struct VisualizationTests {
             #expect(!html.contains(forbidden), "found \(forbidden)")
         }
         #expect(html.hasPrefix("<!DOCTYPE html>"))
-        #expect(html.components(separatedBy: "<svg").count - 1 == 3 + 2 + 2 + 1)   // steps, contrasts, mask
+        #expect(html.components(separatedBy: "<svg").count - 1 == 3 + 2 + 2)   // steps, contrasts (the mask is drawn by the script)
+        // The mask view follows the slider: the script has every step's tree, titled with its own step number.
+        #expect(html.contains("<div class=\"diagram\" id=\"mask\"></div>"))
+        for s in 1...2 { #expect(html.contains("medusa step \(s) (root + ")) }
+        #expect(html.contains("medusa step 3 (root only)"))
+        #expect(html.contains("\"parents\":[-1,0,0,1,2]"))               // step 1's fork-2x2
+        #expect(html.contains("\"parents\":[-1,0,0,1,1,2,4,4,5]"))       // step 2's own tree
+        #expect(html.contains("\"accepted\":[0,1,4]"))
         for s in 1...3 {
             #expect(html.contains("<tr data-row=\"\(s)\">"))
             #expect(html.contains("<section class=\"step\" data-step=\"\(s)\">"))

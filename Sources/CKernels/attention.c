@@ -1,0 +1,174 @@
+/* Tree attention over a KV cache: for each (row, head), scores over the visible slots only (the shared
+ * prefix, then the slots whose mask bit is set, in slot order), a softmax over that compact list, and
+ * the weighted sum of the visible values in the same order. A row's result depends only on its query,
+ * the visible keys and values and their order: not on n, on the other rows or on the thread count. */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi" /* vector arguments of inlined helpers only */
+#endif
+#include "hydrakernels.h"
+#include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v8f_u __attribute__((vector_size(32), aligned(4)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE v8f blend(v8i mask, v8f yes, v8f no) { return (v8f)(((v8i)yes & mask) | ((v8i)no & ~mask)); }
+
+/* e^x, eight lanes: the algorithm of the Swift FastMath.exp (Cody-Waite reduction, degree-6 polynomial). */
+INLINE v8f exp8(v8f x) {
+    const v8f lo = {-87.3f, -87.3f, -87.3f, -87.3f, -87.3f, -87.3f, -87.3f, -87.3f};
+    const v8f hi = {88.7f, 88.7f, 88.7f, 88.7f, 88.7f, 88.7f, 88.7f, 88.7f};
+    v8i under = x < lo, over = x > hi;
+    v8f c = blend(under, lo, blend(over, hi, x));
+    const float magic = 12582912.0f;
+    v8f shifted = c * 1.44269504f + magic;
+    v8f n = shifted - magic;
+    v8f r = (c - n * 0.69314575f) - n * 1.4286068e-6f;
+    v8f p = r * (1.0f / 720) + (1.0f / 120);
+    p = p * r + (1.0f / 24);
+    p = p * r + (1.0f / 6);
+    p = p * r + 0.5f;
+    p = p * r + 1;
+    p = p * r + 1;
+    v8i bits = (v8i)shifted - 0x4B400000;
+    v8f scale = (v8f)((bits + 126) << 23);
+    v8f result = p * scale * 2;
+    const v8f zero = {0, 0, 0, 0, 0, 0, 0, 0};
+    const v8f inf = {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
+    return blend(under, zero, blend(over, inf, result));
+}
+
+INLINE float sum8(v8f a) { return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); }
+
+INLINE float dot(const float *a, const float *b, int count) {
+    v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
+    int k = 0;
+    for (; k + 8 <= count; k += 8) acc = acc + *(const v8f_u *)(a + k) * *(const v8f_u *)(b + k);
+    float s = sum8(acc);
+    for (; k < count; k++) s = s + a[k] * b[k];
+    return s;
+}
+
+/* In-place softmax over m scores (m >= 1). */
+INLINE void softmax(float *s, int m) {
+    float top = -INFINITY;
+    for (int j = 0; j < m; j++) top = s[j] > top ? s[j] : top;
+    if (top == -INFINITY) top = 0;
+    v8f sums = {0, 0, 0, 0, 0, 0, 0, 0};
+    int j = 0;
+    for (; j + 8 <= m; j += 8) {
+        v8f e = exp8(*(v8f_u *)(s + j) - top);
+        *(v8f_u *)(s + j) = e;
+        sums = sums + e;
+    }
+    if (j < m) {
+        v8f tail = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+        for (int t = 0; j + t < m; t++) tail[t] = s[j + t] - top;
+        v8f e = exp8(tail);
+        for (int t = 0; j + t < m; t++) s[j + t] = e[t];
+        sums = sums + e;
+    }
+    float inv = 1 / sum8(sums);
+    for (j = 0; j < m; j++) s[j] = s[j] * inv;
+}
+
+INLINE void attention_tasks(const hk_attention_args *a, long first, long last, float *scores) {
+    const int hs = a->head_size, group = a->heads / a->kv_heads;
+    const int tail = a->columns - a->shared_prefix;
+    int *slots = (int *)(scores + a->columns); /* (columns) the visible slots of the current row, in order */
+    for (long task = first; task < last; task++) {
+        int i = (int)(task / a->heads), h = (int)(task % a->heads), g = h / group;
+        const float *q = a->q + (size_t)i * a->ldq + (size_t)h * hs;
+        const float *keys = a->keys + (size_t)g * hs, *values = a->values + (size_t)g * hs;
+        const uint64_t *rowBits = a->bits + (size_t)i * a->words_per_row;
+        int m = 0;
+        for (int j = 0; j < a->shared_prefix; j++) slots[m++] = j;
+        for (int w = 0; w < a->words_per_row; w++) {
+            for (uint64_t b = rowBits[w]; b; b &= b - 1) {
+                int j = w * 64 + __builtin_ctzll(b);
+                if (j >= tail) break;
+                slots[m++] = a->shared_prefix + j;
+            }
+        }
+        float *out = a->out + (size_t)i * a->ldo + (size_t)h * hs;
+        if (m == 0) {
+            for (int k = 0; k < hs; k++) out[k] = 0;
+            continue;
+        }
+        for (int t = 0; t < m; t++) scores[t] = dot(q, keys + (size_t)slots[t] * a->kv_stride, hs) * a->scale;
+        softmax(scores, m);
+        /* out[k] = sum over t in order of p_t v_t[k]: one register per 8 columns, carried across t. */
+        int k = 0;
+        for (; k + 8 <= hs; k += 8) {
+            v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int t = 0; t < m; t++) acc = acc + scores[t] * *(const v8f_u *)(values + (size_t)slots[t] * a->kv_stride + k);
+            *(v8f_u *)(out + k) = acc;
+        }
+        for (; k < hs; k++) {
+            float acc = 0;
+            for (int t = 0; t < m; t++) acc = acc + scores[t] * values[(size_t)slots[t] * a->kv_stride + k];
+            out[k] = acc;
+        }
+    }
+}
+
+static void tasks_portable(const hk_attention_args *a, long first, long last, float *scores) {
+    attention_tasks(a, first, last, scores);
+}
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void tasks_avx2(const hk_attention_args *a, long first, long last, float *scores) {
+    attention_tasks(a, first, last, scores);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma"))) static void
+tasks_avx512(const hk_attention_args *a, long first, long last, float *scores) {
+    attention_tasks(a, first, last, scores);
+}
+#endif
+
+typedef struct {
+    const hk_attention_args *args;
+    void (*tasks)(const hk_attention_args *, long, long, float *);
+    long total, chunk;
+    _Atomic long next; /* the next task to claim */
+} attention_job;
+
+/* Threads claim (row, head) tasks from a shared counter; each task is computed whole by one thread. */
+static void attention_share(void *context, int thread, int threads) {
+    (void)threads;
+    attention_job *job = context;
+    float *scratch = job->args->scratch + (size_t)thread * 2 * job->args->columns;
+    for (;;) {
+        long first = atomic_fetch_add_explicit(&job->next, job->chunk, memory_order_relaxed);
+        if (first >= job->total) break;
+        long last = first + job->chunk < job->total ? first + job->chunk : job->total;
+        job->tasks(job->args, first, last, scratch);
+    }
+}
+
+void hk_attention(hk_pool *pool, const hk_attention_args *args) {
+    if (!args || args->n <= 0 || args->heads <= 0 || args->kv_heads <= 0 || args->heads % args->kv_heads != 0 ||
+        args->columns <= 0 || args->head_size <= 0 || args->shared_prefix < 0 || args->shared_prefix > args->columns)
+        return;
+    attention_job job;
+    job.args = args;
+    job.tasks = tasks_portable;
+#if defined(__x86_64__)
+    int variant = hk_pool_variant(pool);
+    if (variant == HK_VARIANT_AVX512) job.tasks = tasks_avx512;
+    else if (variant == HK_VARIANT_AVX2) job.tasks = tasks_avx2;
+#endif
+    job.total = (long)args->n * args->heads;
+    long work = job.total * args->columns * args->head_size;
+    if (work < 16384 || hk_pool_threads(pool) == 1) {
+        job.tasks(args, 0, job.total, args->scratch);
+        return;
+    }
+    long chunk = job.total / (4L * hk_pool_threads(pool));
+    job.chunk = chunk < 1 ? 1 : chunk;
+    atomic_init(&job.next, 0);
+    hk_pool_run(pool, attention_share, &job);
+}

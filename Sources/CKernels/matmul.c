@@ -1,0 +1,289 @@
+/* Matrix products of n row vectors against row-major fp32 weights, and the CPU check.
+ *
+ * Each output element y[i][r] = dot(x_i, w_r) is one accumulator register (16 lanes on AVX-512, 8 on
+ * AVX2 and portable) updated in order k = 0, W, 2W, ... with one FMA per chunk (a masked load for the
+ * tail), then reduced across lanes in a fixed order. A register block holds R weight rows x C input
+ * rows of such accumulators; how many rows share a block changes how often a weight row is re-read
+ * from L1, never the sequence of operations of an element. */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi" /* vector arguments of inlined helpers only */
+#endif
+#include "hydrakernels.h"
+#include <stdatomic.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+static unsigned long long read_xcr0(void) {
+    unsigned eax, edx;
+    __asm__ __volatile__("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+    return ((unsigned long long)edx << 32) | eax;
+}
+
+/* cpuid + xgetbv (what __builtin_cpu_supports reads, without needing libgcc's __cpu_model). */
+static int detect(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return HK_VARIANT_PORTABLE;
+    int osxsave = (c >> 27) & 1, fma = (c >> 12) & 1, avx = (c >> 28) & 1;
+    if (!osxsave || !avx) return HK_VARIANT_PORTABLE;
+    unsigned long long xcr0 = read_xcr0();
+    if ((xcr0 & 6) != 6) return HK_VARIANT_PORTABLE;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return HK_VARIANT_PORTABLE;
+    int avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1, avx512vl = (b >> 31) & 1;
+    if (avx512f && avx512bw && avx512vl && fma && (xcr0 & 0xE6) == 0xE6) return HK_VARIANT_AVX512;
+    if (avx2 && fma) return HK_VARIANT_AVX2;
+    return HK_VARIANT_PORTABLE;
+}
+#else
+static int detect(void) { return HK_VARIANT_PORTABLE; }
+#endif
+
+int hk_best_variant(void) {
+    static int best = -1;
+    if (best < 0) best = detect();
+    return best;
+}
+
+int hk_variant_supported(int variant) {
+    return variant >= HK_VARIANT_PORTABLE && variant <= hk_best_variant();
+}
+
+/* ---------------------------------------------------------------- portable: 8 lanes, no FMA on x86-64 */
+
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v8f_u __attribute__((vector_size(32), aligned(4)));
+
+static inline float sum8(v8f a) {
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+static void rows_portable(const float *x, int ldx, int n, int in, const float *w, int rows, float *y, int ldy) {
+    for (int r = 0; r < rows; r++) {
+        const float *wr = w + (size_t)r * in;
+        for (int i = 0; i < n; i++) {
+            const float *xi = x + (size_t)i * ldx;
+            v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
+            int k = 0;
+            for (; k + 8 <= in; k += 8) {
+                v8f wv = *(const v8f_u *)(wr + k), xv = *(const v8f_u *)(xi + k);
+                acc = acc + wv * xv;
+            }
+            if (k < in) {
+                v8f wv = {0, 0, 0, 0, 0, 0, 0, 0}, xv = wv;
+                for (int t = 0; k + t < in; t++) { wv[t] = wr[k + t]; xv[t] = xi[k + t]; }
+                acc = acc + wv * xv;
+            }
+            y[(size_t)i * ldy + r] = sum8(acc);
+        }
+    }
+}
+
+#if defined(__x86_64__)
+/* ---------------------------------------------------------------- AVX2 + FMA: 4 x 2 blocks of ymm
+ * Every block has 4 weight rows (a block past the last row repeats the last row and drops its results),
+ * so every output element goes through the same 4-accumulator reduction tree. */
+
+#define TARGET_AVX2 __attribute__((target("avx2,fma")))
+
+/* The sums of four 8-lane accumulators, in one fixed tree: lanes (i, i+4), then (i, i+2), then (i, i+1). */
+TARGET_AVX2 static inline __attribute__((always_inline)) __m128 reduce4_avx2(__m256 a, __m256 b, __m256 c, __m256 d) {
+    __m256 ab = _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+    __m256 cd = _mm256_add_ps(_mm256_permute2f128_ps(c, d, 0x20), _mm256_permute2f128_ps(c, d, 0x31));
+    __m256 u = _mm256_add_ps(_mm256_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+    __m256 v = _mm256_add_ps(u, _mm256_permute_ps(u, _MM_SHUFFLE(2, 3, 0, 1)));
+    /* lanes 0, 4, 2, 6 hold a, b, c, d */
+    return _mm256_castps256_ps128(_mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 4, 2, 6, 0, 0, 0, 0)));
+}
+
+TARGET_AVX2 static inline __attribute__((always_inline)) void
+block_avx2(const float *x, int ldx, int in, const float *const *w, float *y, int ldy, int valid, const int C) {
+    __m256 acc[4][2];
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= in; k += 8) {
+        __m256 xv[2];
+        for (int c = 0; c < C; c++) xv[c] = _mm256_loadu_ps(x + (size_t)c * ldx + k);
+        for (int r = 0; r < 4; r++) {
+            __m256 wv = _mm256_loadu_ps(w[r] + k);
+            for (int c = 0; c < C; c++) acc[r][c] = _mm256_fmadd_ps(wv, xv[c], acc[r][c]);
+        }
+    }
+    if (k < in) {
+        int left = in - k;
+        __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256 xv[2];
+        for (int c = 0; c < C; c++) xv[c] = _mm256_maskload_ps(x + (size_t)c * ldx + k, mask);
+        for (int r = 0; r < 4; r++) {
+            __m256 wv = _mm256_maskload_ps(w[r] + k, mask);
+            for (int c = 0; c < C; c++) acc[r][c] = _mm256_fmadd_ps(wv, xv[c], acc[r][c]);
+        }
+    }
+    for (int c = 0; c < C; c++) {
+        __m128 sums = reduce4_avx2(acc[0][c], acc[1][c], acc[2][c], acc[3][c]);
+        if (valid == 4) _mm_storeu_ps(y + (size_t)c * ldy, sums);
+        else {
+            float t[4];
+            _mm_storeu_ps(t, sums);
+            for (int r = 0; r < valid; r++) y[(size_t)c * ldy + r] = t[r];
+        }
+    }
+}
+
+TARGET_AVX2 static void rows_avx2(const float *x, int ldx, int n, int in, const float *w, int rows, float *y, int ldy) {
+    for (int r = 0; r < rows; r += 4) {
+        const float *wr[4];
+        for (int j = 0; j < 4; j++) wr[j] = w + (size_t)(r + j < rows ? r + j : rows - 1) * in;
+        int valid = rows - r < 4 ? rows - r : 4;
+        int i = 0;
+        for (; i + 2 <= n; i += 2) block_avx2(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, valid, 2);
+        if (i < n) block_avx2(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, valid, 1);
+    }
+}
+
+/* ---------------------------------------------------------------- AVX-512: 8 x 3 blocks of zmm
+ * Every block has 8 weight rows (past the last row it repeats the last row and drops those results), so
+ * every output element goes through the same 8-accumulator reduction tree. */
+
+#define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+
+/* The sums of eight 16-lane accumulators in one fixed tree: lanes (i, i+8), (i, i+4), (i, i+2), (i, i+1). */
+TARGET_AVX512 static inline __attribute__((always_inline)) __m256 reduce8_avx512(const __m512 *a) {
+    __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(a[0], a[1], _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(a[0], a[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(a[2], a[3], _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(a[2], a[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 s45 = _mm512_add_ps(_mm512_shuffle_f32x4(a[4], a[5], _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(a[4], a[5], _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 s67 = _mm512_add_ps(_mm512_shuffle_f32x4(a[6], a[7], _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(a[6], a[7], _MM_SHUFFLE(3, 2, 3, 2)));
+    /* quarter j of t0123 (t4567): accumulator j (j + 4), four partial sums */
+    __m512 t0123 = _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)));
+    __m512 t4567 = _mm512_add_ps(_mm512_shuffle_f32x4(s45, s67, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(s45, s67, _MM_SHUFFLE(3, 1, 3, 1)));
+    __m512 u = _mm512_add_ps(_mm512_shuffle_ps(t0123, t4567, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(t0123, t4567, _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 v = _mm512_add_ps(u, _mm512_permute_ps(u, _MM_SHUFFLE(2, 3, 0, 1)));
+    /* lanes 0, 4, 8, 12 hold accumulators 0-3; lanes 2, 6, 10, 14 accumulators 4-7 */
+    __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_castps512_ps256(_mm512_permutexvar_ps(order, v));
+}
+
+TARGET_AVX512 static inline __attribute__((always_inline)) void
+block_avx512(const float *x, int ldx, int in, const float *const *w, float *y, int ldy, int valid, const int C) {
+    __m512 acc[3][8];
+    for (int c = 0; c < C; c++)
+        for (int r = 0; r < 8; r++) acc[c][r] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 16 <= in; k += 16) {
+        __m512 xv[3];
+        for (int c = 0; c < C; c++) xv[c] = _mm512_loadu_ps(x + (size_t)c * ldx + k);
+        for (int r = 0; r < 8; r++) {
+            __m512 wv = _mm512_loadu_ps(w[r] + k);
+            for (int c = 0; c < C; c++) acc[c][r] = _mm512_fmadd_ps(wv, xv[c], acc[c][r]);
+        }
+    }
+    if (k < in) {
+        __mmask16 mask = (__mmask16)((1u << (in - k)) - 1);
+        __m512 xv[3];
+        for (int c = 0; c < C; c++) xv[c] = _mm512_maskz_loadu_ps(mask, x + (size_t)c * ldx + k);
+        for (int r = 0; r < 8; r++) {
+            __m512 wv = _mm512_maskz_loadu_ps(mask, w[r] + k);
+            for (int c = 0; c < C; c++) acc[c][r] = _mm512_fmadd_ps(wv, xv[c], acc[c][r]);
+        }
+    }
+    __mmask8 store = (__mmask8)((1u << valid) - 1);
+    for (int c = 0; c < C; c++) _mm256_mask_storeu_ps(y + (size_t)c * ldy, store, reduce8_avx512(acc[c]));
+}
+
+TARGET_AVX512 static void rows_avx512(const float *x, int ldx, int n, int in, const float *w, int rows, float *y, int ldy) {
+    for (int r = 0; r < rows; r += 8) {
+        const float *wr[8];
+        for (int j = 0; j < 8; j++) wr[j] = w + (size_t)(r + j < rows ? r + j : rows - 1) * in;
+        int valid = rows - r < 8 ? rows - r : 8;
+        int i = 0;
+        for (; i + 3 <= n; i += 3) block_avx512(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, valid, 3);
+        if (n - i == 2) block_avx512(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, valid, 2);
+        else if (n - i == 1) block_avx512(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, valid, 1);
+    }
+}
+#endif
+
+typedef void (*rows_fn)(const float *, int, int, int, const float *, int, float *, int);
+
+static rows_fn rows_for(int variant) {
+#if defined(__x86_64__)
+    if (variant == HK_VARIANT_AVX512) return rows_avx512;
+    if (variant == HK_VARIANT_AVX2) return rows_avx2;
+#endif
+    (void)variant;
+    return rows_portable;
+}
+
+void hk_matmul_serial(int variant, const float *x, int ldx, int n, int in, const float *w, int rows, float *y, int ldy) {
+    if (n <= 0 || rows <= 0 || in <= 0) return;
+    if (!hk_variant_supported(variant)) variant = hk_best_variant();
+    rows_for(variant)(x, ldx, n, in, w, rows, y, ldy);
+}
+
+typedef struct {
+    rows_fn rows;
+    const float *x;
+    int ldx, n, in;
+    const hk_segment *segments;
+    int count;
+    long total, chunk, chunks;
+    _Atomic long next; /* the next chunk to claim */
+} matmul_job;
+
+/* Products for the weight rows lower..<upper of the segments laid end to end. */
+static void matmul_rows(const matmul_job *job, long lower, long upper) {
+    long base = 0;
+    for (int s = 0; s < job->count && base < upper; s++) {
+        const hk_segment *seg = &job->segments[s];
+        long rows = seg->rows > 0 ? seg->rows : 0;
+        long from = lower > base ? lower - base : 0, to = upper - base < rows ? upper - base : rows;
+        if (from < to)
+            job->rows(job->x, job->ldx, job->n, job->in, seg->w + (size_t)from * job->in, (int)(to - from),
+                      seg->y + from, seg->ldy);
+        base += rows;
+    }
+}
+
+/* Threads claim chunks of weight rows from a shared counter until none is left: a thread that starts
+ * late (woken from sleep, or preempted) takes fewer chunks. Which thread computes a row never changes
+ * how it is computed. */
+static void matmul_share(void *context, int thread, int threads) {
+    (void)thread;
+    (void)threads;
+    matmul_job *job = context;
+    for (;;) {
+        long c = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
+        if (c >= job->chunks) break;
+        long lower = c * job->chunk, upper = lower + job->chunk < job->total ? lower + job->chunk : job->total;
+        matmul_rows(job, lower, upper);
+    }
+}
+
+void hk_matmul(hk_pool *pool, const float *x, int ldx, int n, int in, const hk_segment *segments, int count) {
+    if (!x || !segments || n <= 0 || in <= 0 || count <= 0) return;
+    matmul_job job;
+    job.rows = rows_for(hk_pool_variant(pool));
+    job.x = x;
+    job.ldx = ldx;
+    job.n = n;
+    job.in = in;
+    job.segments = segments;
+    job.count = count;
+    job.total = 0;
+    for (int s = 0; s < count; s++) job.total += segments[s].rows > 0 ? segments[s].rows : 0;
+    if (job.total == 0) return;
+    /* Under about 16k multiply-adds a wake-up costs more than it saves. */
+    if (job.total * in * n < 16384 || hk_pool_threads(pool) == 1) {
+        matmul_rows(&job, 0, job.total);
+        return;
+    }
+    /* About 4 chunks per thread, each a multiple of 8 weight rows (the AVX-512 register block). */
+    long chunk = job.total / (4L * hk_pool_threads(pool));
+    chunk = chunk < 8 ? 8 : (chunk + 7) / 8 * 8;
+    job.chunk = chunk;
+    job.chunks = (job.total + chunk - 1) / chunk;
+    atomic_init(&job.next, 0);
+    hk_pool_run(pool, matmul_share, &job);
+}

@@ -1,0 +1,164 @@
+import CKernels
+import Foundation
+
+/// HydraSim's forward kernels (the `CKernels` C target) and the pool of threads that runs them.
+///
+/// One pool runs one micro-kernel variant on a fixed number of threads: matrix products of `n` row
+/// vectors against row-major fp32 weights (every weight row streamed once for all `n` rows, rows split
+/// across the threads) and tree attention over a KV cache. Every output element is the same sequence
+/// of operations whatever `n`, the thread count or the split, so a batched pass gives the bits of `n`
+/// one-row passes. Workers persist; they spin briefly on a shared counter for the next job, then sleep.
+/// One thread runs with no synchronisation at all. When two callers use one pool at the same moment,
+/// the second runs its product on its own thread (same bits, no waiting).
+public final class KernelPool: @unchecked Sendable {
+    /// A micro-kernel family.
+    public enum Variant: String, CaseIterable, Sendable {
+        /// C vector extensions with baseline instructions (SSE2 on x86-64, NEON on arm64); no FMA on x86-64.
+        case portable
+        /// AVX2 + FMA, 256-bit registers, 4 weight rows x 2 input rows per register block.
+        case avx2
+        /// AVX-512F, 512-bit registers, 8 weight rows x 3 input rows per register block.
+        case avx512
+
+        var raw: Int32 {
+            switch self {
+            case .portable: Int32(HK_VARIANT_PORTABLE.rawValue)
+            case .avx2: Int32(HK_VARIANT_AVX2.rawValue)
+            case .avx512: Int32(HK_VARIANT_AVX512.rawValue)
+            }
+        }
+
+        init(raw: Int32) {
+            switch raw {
+            case Int32(HK_VARIANT_AVX512.rawValue): self = .avx512
+            case Int32(HK_VARIANT_AVX2.rawValue): self = .avx2
+            default: self = .portable
+            }
+        }
+
+        /// True when this CPU runs the variant.
+        public var isSupported: Bool { hk_variant_supported(raw) != 0 }
+        /// The fastest variant this CPU runs.
+        public static var best: Variant { Variant(raw: hk_best_variant()) }
+        /// The variants this CPU runs, slowest first.
+        public static var supported: [Variant] { allCases.filter(\.isSupported) }
+        /// `HYDRASIM_KERNEL` (`avx512`, `avx2` or `portable`) when set to a supported variant, else the best.
+        public static var fromEnvironment: Variant {
+            if let name = ProcessInfo.processInfo.environment["HYDRASIM_KERNEL"]?.lowercased(),
+               let v = Variant(rawValue: name), v.isSupported { return v }
+            return best
+        }
+    }
+
+    @usableFromInline let raw: OpaquePointer
+    /// Threads that work on one product (the caller included).
+    public let threads: Int
+    /// The micro-kernels this pool runs (an unsupported request falls back to the best supported).
+    public let variant: Variant
+
+    /// A pool of `threads` threads (1...64) running `variant` (default: `HYDRASIM_KERNEL` or the best).
+    /// Workers are pinned to distinct CPUs when `HYDRASIM_PIN=1` (off by default: on a CPU shared with other
+    /// processes a pinned worker cannot move to an idle core, measured slower here).
+    public init(threads: Int, variant: Variant? = nil) {
+        let pin: Int32 = ProcessInfo.processInfo.environment["HYDRASIM_PIN"] == "1" ? 1 : 0
+        raw = hk_pool_create(Int32(max(1, min(threads, 64))), (variant ?? .fromEnvironment).raw, pin)
+        self.threads = Int(hk_pool_threads(raw))
+        self.variant = Variant(raw: hk_pool_variant(raw))
+    }
+
+    deinit { hk_pool_destroy(raw) }
+
+    nonisolated(unsafe) private static var current: KernelPool?
+    private static let lock = NSLock()
+
+    /// The pool the model uses unless a state names its own: `Parallel.workers` threads, the environment's variant.
+    public static var shared: KernelPool {
+        lock.lock()
+        defer { lock.unlock() }
+        if let pool = current, pool.threads == max(1, min(Parallel.workers, 64)) { return pool }
+        let pool = KernelPool(threads: Parallel.workers)
+        current = pool
+        return pool
+    }
+
+    /// `y[i * ldy + r] = x_i · w_r` for the `n` rows of `x (n, ldx)` and the `rows` rows of `w (rows, in)`.
+    @inlinable
+    public func matmul(_ x: UnsafePointer<Float>, ldx: Int? = nil, n: Int, in: Int,
+                       _ w: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, ldy: Int? = nil) {
+        var segment = hk_segment(w: w, rows: Int32(rows), y: y, ldy: Int32(ldy ?? rows))
+        hk_matmul(raw, x, Int32(ldx ?? `in`), Int32(n), Int32(`in`), &segment, 1)
+    }
+
+    /// Products of `x (n, in)` with several weight matrices sharing that input, in one pass over the
+    /// threads (wq|wk|wv, w1|w3): segment `s` writes `y_s[i * ldy_s + r] = x_i · w_s[r]`.
+    @inlinable
+    public func matmul(_ x: UnsafePointer<Float>, n: Int, in: Int, _ a: WeightSegment, _ b: WeightSegment, _ c: WeightSegment? = nil) {
+        var segments = (a.raw, b.raw, (c ?? b).raw)
+        withUnsafePointer(to: &segments) { p in
+            p.withMemoryRebound(to: hk_segment.self, capacity: 3) {
+                hk_matmul(raw, x, Int32(`in`), Int32(n), Int32(`in`), $0, c == nil ? 2 : 3)
+            }
+        }
+    }
+
+    /// Attention of the `n` rows of `q` over `keys`/`values` `(columns, kvStride)` under `mask`
+    /// (`mask.columns` slots), written to `out (n, ldo)`; `scratch` holds `threads * 2 * columns` floats.
+    public func attention(q: UnsafePointer<Float>, ldq: Int, out: UnsafeMutablePointer<Float>, ldo: Int,
+                          keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
+                          heads: Int, kvHeads: Int, headSize: Int, mask: AttentionBits, scratch: UnsafeMutablePointer<Float>) {
+        var args = hk_attention_args(
+            q: q, ldq: Int32(ldq), out: out, ldo: Int32(ldo), keys: keys, values: values, kv_stride: Int32(kvStride),
+            n: Int32(mask.rows), heads: Int32(heads), kv_heads: Int32(kvHeads), head_size: Int32(headSize),
+            columns: Int32(mask.columns), shared_prefix: Int32(mask.sharedPrefix), bits: mask.bits, words_per_row: Int32(mask.wordsPerRow),
+            scale: 1 / Float(headSize).squareRoot(), scratch: scratch)
+        hk_attention(raw, &args)
+    }
+
+    /// Seconds to read `count` floats at `buffer` once with this pool's threads (the fastest of `repeats`).
+    public func measureStream(_ buffer: UnsafePointer<Float>, count: Int, repeats: Int = 10) -> Double {
+        hk_measure_stream(raw, buffer, count, Int32(repeats))
+    }
+
+    /// The FMA peak of this pool's variant on all its threads, GFLOP/s (the best of `repeats`).
+    public func measureFMAPeak(repeats: Int = 5) -> Double { hk_measure_fma_peak(raw, Int32(repeats)) }
+
+    /// Microseconds a worker spins for the next job before sleeping (default 1000).
+    public func setSpin(microseconds: Int) { hk_pool_set_spin(raw, Int32(microseconds)) }
+}
+
+/// One weight matrix of a fused product: `rows` rows of `w (rows, in)`, written to `y (n, ldy)`.
+public struct WeightSegment {
+    @usableFromInline let raw: hk_segment
+    @inlinable
+    public init(_ w: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int) {
+        raw = hk_segment(w: w, rows: Int32(rows), y: y, ldy: Int32(ldy))
+    }
+}
+
+/// Which slots each of `rows` new rows attends to, without a `(rows, columns)` matrix: slots
+/// `0..<sharedPrefix` are visible to every row; bit `j` of row `r`'s words makes slot `sharedPrefix + j` visible.
+public struct AttentionBits {
+    public let rows: Int
+    public let columns: Int
+    public let sharedPrefix: Int
+    public let wordsPerRow: Int
+    /// `(rows, wordsPerRow)` words (may be empty when `wordsPerRow` is 0).
+    public let bits: UnsafePointer<UInt64>
+
+    public init(rows: Int, columns: Int, sharedPrefix: Int, wordsPerRow: Int, bits: UnsafePointer<UInt64>) {
+        self.rows = rows
+        self.columns = columns
+        self.sharedPrefix = sharedPrefix
+        self.wordsPerRow = wordsPerRow
+        self.bits = bits
+    }
+}
+
+/// Direct, single-thread entry to one variant's product kernel (tests and measurements).
+public enum Kernels {
+    /// `y[i * ldy + r] = x_i · w_r` on the calling thread with `variant`.
+    public static func matmulSerial(_ variant: KernelPool.Variant, _ x: UnsafePointer<Float>, n: Int, in: Int,
+                                    _ w: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>) {
+        hk_matmul_serial(variant.raw, x, Int32(`in`), Int32(n), Int32(`in`), w, Int32(rows), y, Int32(rows))
+    }
+}

@@ -1,0 +1,388 @@
+import Foundation
+import DraftHeads
+import LanguageModel
+import Numerics
+
+/// What a proposer may read when it drafts: the base model's hidden state after the last accepted token, and the
+/// tokens so far (prompt and emitted), for drafters that look at the text itself (toy transition tables).
+public struct DraftContext {
+    /// `(D)` the state the heads read: the base model's last hidden state, or Hydra++'s prefix-attention output.
+    public let hidden: UnsafePointer<Float>
+    /// Prompt and emitted tokens, oldest first (the pending root not included).
+    public let tokens: [Int]
+}
+
+/// A step-by-step speculative decoding of one prompt that can go back and try other decoders on the same prefix.
+///
+/// `step()` runs one draft-and-verify step (SPEC §3-4 as the lessons tell it: draft a tree below the pending root,
+/// verify it in one pass under tree attention, keep the path the rule accepts, compact the cache to it) and returns
+/// its `StepRecord`. Because compaction leaves the accepted prefix in consecutive cache slots, the state before any
+/// step is just a cache length, the pending root, the random generator and the emitted tokens: `back(n)` and
+/// `goto(_:)` restore it by truncation, without decoding again (going forward re-runs the steps, which gives the
+/// same records). `draft(with:)` drafts and verifies the current prefix with another decoder and then truncates
+/// back, so the session's next step is unchanged. `SpeculativeDecoder.generate` is a loop over `step()`.
+public final class DecodingSession {
+    public let model: any DecodingModel
+    public let prompt: [Int]
+    /// The random seed of sampled roots and bonus tokens (the sampling rule).
+    public let seed: UInt64
+    /// Tokens to emit at most.
+    public let maxTokens: Int
+    /// The decoder that runs the next step (changing it keeps the steps taken so far; the recorded future is dropped).
+    public var drafter: Drafter { didSet { future.removeAll() } }
+    /// The steps taken, in order (`steps.count` is the position).
+    public private(set) var steps: [StepRecord] = []
+    /// Emitted tokens so far.
+    public private(set) var tokens: [Int] = []
+    /// Why decoding stopped, once it has (nil while it can step).
+    public private(set) var stopReason: StopReason?
+    /// Seconds spent on the prompt's forward pass.
+    public private(set) var promptSeconds: Double = 0
+
+    /// Steps that were taken and then gone back over, still reachable with `goto` (dropped when settings change).
+    public private(set) var future: [StepRecord] = []
+    /// When true, every step keeps `StepDetails` (the base model's top tokens after every node, the drafter and the
+    /// state its heads read), for tools that explain a step (the REPL's `node` and `probs`). Off for plain runs.
+    public var capturesDetails = false
+    /// Details of the steps taken (aligned with `steps` when `capturesDetails`), and of the last `draft(with:)`.
+    public private(set) var details: [StepDetails] = []
+    public private(set) var lastDraftDetails: StepDetails?
+    private var futureDetails: [StepDetails] = []
+    private let cache: any DecodingCache
+    /// `(T, D)` the base hidden state of every token in the cache (prompt + accepted), for the heads and to rebuild
+    /// Hydra++'s prefix-attention state for any heads.
+    private var acceptedHidden: [Float] = []
+    private var pending: Pending
+    private var snapshots: [Pending] = []
+    private var prefixStates: [ObjectIdentifier: PrefixAttentionState] = [:]
+    private let capacity: Int
+    private var lastRunDetails: StepDetails?
+
+    /// The state between steps: what `back` restores.
+    struct Pending {
+        var root: Int
+        var rootProbability: Float
+        var random: XorShiftRandom
+        var cacheCount: Int
+        var tokenCount: Int
+        var stopReason: StopReason?
+    }
+
+    /// A session on `prompt` (BOS included if wanted) that runs `drafter`; the prompt's forward pass runs here.
+    /// `extraCapacity` reserves cache room for larger trees tried later with `draft(with:)` or a new `drafter`.
+    public init(model: any DecodingModel, drafter: Drafter, prompt: [Int], seed: UInt64 = 42, maxTokens: Int = .max,
+                extraCapacity: Int = 256) throws {
+        guard !prompt.isEmpty else { throw GenerationError("the prompt is empty: give at least one token (BOS is 1)") }
+        guard prompt.count <= model.contextLength else {
+            throw GenerationError("the prompt has \(prompt.count) tokens but the model's context is \(model.contextLength)")
+        }
+        if let bad = prompt.first(where: { $0 < 0 || $0 >= model.vocabularySize }) {
+            throw GenerationError("prompt token \(bad) is outside the vocabulary (0..<\(model.vocabularySize))")
+        }
+        guard maxTokens >= 0 else { throw GenerationError("max tokens must be at least 0, got \(maxTokens)") }
+        self.model = model
+        self.prompt = prompt
+        self.seed = seed
+        self.maxTokens = maxTokens
+        self.drafter = drafter
+        capacity = model.contextLength + max(drafter.proposer.maxNodeCount, extraCapacity)
+        cache = model.makeCache(capacity: capacity)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let out = model.forward(tokens: prompt, parents: prompt.indices.map { $0 - 1 }, positions: Array(prompt.indices), cache: cache)
+        let D = model.hiddenSize
+        acceptedHidden.reserveCapacity((prompt.count + 64) * D)
+        for i in 0..<prompt.count { acceptedHidden.append(contentsOf: UnsafeBufferPointer(start: out.hidden(i), count: D)) }
+        var random = XorShiftRandom(seed: seed)
+        let (root, p) = Self.pickRoot(out.logits(prompt.count - 1), vocabularySize: model.vocabularySize, rule: drafter.rule, random: &random)
+        pending = Pending(root: root, rootProbability: p, random: random, cacheCount: cache.count, tokenCount: 0, stopReason: nil)
+        promptSeconds = (clock.now - start).seconds
+        if maxTokens == 0 { pending.stopReason = .maxTokens }
+        if root == model.endToken { pending.stopReason = .bos }
+        stopReason = pending.stopReason
+        snapshots = [pending]
+    }
+
+    /// The model's cache (for tools that inspect it: the REPL's `kv`, tests).
+    public var decodingCache: any DecodingCache { cache }
+    /// The cache's capacity: the context plus room for the largest tree.
+    public var cacheCapacity: Int { capacity }
+
+    /// Steps taken so far (the position in the history).
+    public var position: Int { steps.count }
+    /// The base model's own next token, which the next step's tree grows from.
+    public var pendingRoot: Int { pending.root }
+    /// Tokens in the cache: prompt + emitted (the pending root is not in it yet).
+    public var prefixLength: Int { pending.cacheCount }
+    /// Prompt and emitted tokens so far.
+    public var context: [Int] { prompt + tokens }
+    /// Mean tokens per step so far (tau).
+    public var meanAcceptance: Double { steps.isEmpty ? 0 : Double(tokens.count) / Double(steps.count) }
+
+    // MARK: Moving
+
+    /// Runs one draft-and-verify step with the current drafter; nil when decoding has stopped.
+    @discardableResult
+    public func step() throws -> StepRecord? {
+        guard pending.stopReason == nil else { return nil }
+        if pending.cacheCount == model.contextLength {
+            // The cache is full: the pending root is the last token, as in run.c (no step verifies it).
+            tokens.append(pending.root)
+            stopReason = .contextLimit
+            pending.stopReason = .contextLimit
+            pending.tokenCount = tokens.count
+            future.removeAll()
+            return nil
+        }
+        var random = pending.random
+        let record = try run(drafter, number: steps.count + 1, random: &random, advance: true)
+        steps.append(record)
+        if let d = lastRunDetails { details.append(d) }
+        if let next = future.first, Self.sameOutcome(next, record) {
+            future.removeFirst()
+            if !futureDetails.isEmpty { futureDetails.removeFirst() }
+        } else {
+            future.removeAll()
+            futureDetails.removeAll()
+        }
+        snapshots.append(pending)
+        stopReason = pending.stopReason
+        return record
+    }
+
+    /// Goes back `n` steps (restores the state before the last `n` steps); the steps gone back over stay reachable with `goto`.
+    public func back(_ n: Int = 1) throws {
+        guard n >= 0 else { throw SessionError("back takes a number of steps of at least 0, got \(n)") }
+        guard n <= steps.count else {
+            throw SessionError(steps.isEmpty ? "already at the start: no step to go back over"
+                                             : "cannot go back \(n) steps: only \(steps.count) taken (back \(steps.count) returns to the start)")
+        }
+        try restore(to: steps.count - n)
+    }
+
+    /// Moves to the position after step `k` (0: the start, before any step): back by truncation, forward by re-running
+    /// the recorded steps (which gives the same records).
+    public func goto(_ k: Int) throws {
+        let reachable = steps.count + future.count
+        guard k >= 0 && k <= reachable else {
+            throw SessionError("step \(k) is not in the history: positions 0...\(reachable) (0 is the start\(future.isEmpty ? "" : ", \(steps.count + 1)...\(reachable) were stepped before going back"))")
+        }
+        if k <= steps.count { try restore(to: k); return }
+        while steps.count < k { guard try step() != nil else { break } }
+    }
+
+    /// Back to the start (the prompt's pending root), keeping every step taken reachable with `goto`.
+    public func restart() throws { try restore(to: 0) }
+
+    private func restore(to k: Int) throws {
+        precondition(k >= 0 && k <= steps.count)
+        future = Array(steps[k...]) + future
+        steps.removeSubrange(k...)
+        if k < details.count {
+            futureDetails = Array(details[k...]) + futureDetails
+            details.removeSubrange(k...)
+        }
+        snapshots.removeSubrange((k + 1)...)
+        pending = snapshots[k]
+        tokens.removeSubrange(pending.tokenCount...)
+        cache.truncate(to: pending.cacheCount)
+        acceptedHidden.removeSubrange((pending.cacheCount * model.hiddenSize)...)
+        stopReason = pending.stopReason
+    }
+
+    /// Draws sampled roots and bonus tokens from a generator seeded with `seed` from here on (the history stays).
+    public func reseed(_ seed: UInt64) {
+        pending.random = XorShiftRandom(seed: seed)
+        snapshots[snapshots.count - 1] = pending
+        future.removeAll()
+        futureDetails.removeAll()
+    }
+
+    // MARK: Trying
+
+    /// Drafts and verifies the current prefix with `other` (another decoder, heads, tree or rule) without advancing:
+    /// the cache is cut back afterwards, and the session's random generator is not used, so the next `step()` is unchanged.
+    public func draft(with other: Drafter) throws -> StepRecord {
+        if let reason = pending.stopReason { throw SessionError("decoding has stopped (\(reason.explanation)): nothing to draft") }
+        guard pending.cacheCount < model.contextLength else { throw SessionError("the context is full: nothing to draft") }
+        var random = pending.random
+        let saved = pending
+        defer {
+            cache.truncate(to: saved.cacheCount)
+            acceptedHidden.removeSubrange((saved.cacheCount * model.hiddenSize)...)
+            pending = saved
+        }
+        let record = try run(other, number: steps.count + 1, random: &random, advance: false)
+        lastDraftDetails = lastRunDetails
+        return record
+    }
+
+    // MARK: The step
+
+    /// One step with `d`: draft, verify in one pass, accept, compact; updates `pending` when `advance`.
+    private func run(_ d: Drafter, number: Int, random: inout XorShiftRandom, advance: Bool) throws -> StepRecord {
+        let clock = ContinuousClock()
+        let stepStart = clock.now
+        let prefix = pending.cacheCount
+        let D = model.hiddenSize, V = model.vocabularySize
+        let root = pending.root
+        let maxNodes = d.proposer.maxNodeCount
+        guard prefix + maxNodes <= capacity else {
+            throw SessionError("a tree of \(maxNodes) nodes does not fit after \(prefix) tokens (the cache holds \(capacity))")
+        }
+        // Draft (or, when no tree fits in the context any more, verify the root alone).
+        let fits = prefix + maxNodes <= model.contextLength
+        var nodes: [DraftNode]
+        if fits {
+            let h = try headState(d, count: prefix)
+            nodes = h.withUnsafeBufferPointer { d.proposer.propose(root: root, context: DraftContext(hidden: $0.baseAddress!, tokens: context)) }
+        } else {
+            nodes = [DraftNode(token: root, parent: -1, depth: 0, rank: 0, draftProbability: 1)]
+        }
+        let draftEnd = clock.now
+        // Verify every node in one forward pass: tree attention after the prefix, positions prefix + depth.
+        let out = model.forward(tokens: nodes.map(\.token), parents: nodes.map(\.parent), positions: nodes.map { prefix + $0.depth }, cache: cache)
+        let verdict = TreeVerifier.verify(nodes: nodes, vocabularySize: V, rule: d.rule, rootProbability: pending.rootProbability,
+                                          random: &random) { out.logits($0) }
+        let path = verdict.path
+        lastRunDetails = nil
+        if capturesDetails {
+            let baseTop = nodes.indices.map { i in
+                d.rule.distribution(out.logits(i), count: V).withUnsafeBufferPointer { TokenProbability.top($0.baseAddress!, count: V, k: StepDetails.topCount) }
+            }
+            lastRunDetails = StepDetails(drafter: d, headState: nodes.count > 1 || d.heads != nil ? (try? headState(d, count: prefix)) ?? [] : [],
+                                         baseTop: baseTop)
+        }
+        // Keep the accepted path's keys and values right after the prefix.
+        cache.keep(path.map { prefix + $0 }, after: prefix)
+        for i in path { acceptedHidden.append(contentsOf: UnsafeBufferPointer(start: out.hidden(i), count: D)) }
+        let verifyEnd = clock.now
+        var emitted = path.map { nodes[$0].token }
+        var reason: StopReason?
+        if let end = emitted.firstIndex(of: model.endToken) { emitted = Array(emitted[..<end]); reason = .bos }
+        if emitted.count > maxTokens - tokens.count { emitted = Array(emitted.prefix(maxTokens - tokens.count)) }
+        if reason == nil && tokens.count + emitted.count >= maxTokens { reason = .maxTokens }
+        if reason == nil && verdict.bonus == model.endToken { reason = .bos }
+        let records = nodes.indices.map {
+            NodeRecord(node: nodes[$0], baseProbability: verdict.baseProbabilities[$0], threshold: verdict.thresholds[$0], outcome: verdict.outcomes[$0])
+        }
+        let record = StepRecord(step: number, prefixLength: prefix, nodes: records, acceptedPath: path, emitted: emitted,
+                                bonus: verdict.bonus, bonusProbability: verdict.bonusProbability,
+                                draftSeconds: (draftEnd - stepStart).seconds, verifySeconds: (verifyEnd - draftEnd).seconds)
+        if advance {
+            tokens += emitted
+            pending = Pending(root: verdict.bonus, rootProbability: verdict.bonusProbability, random: random, cacheCount: cache.count,
+                              tokenCount: tokens.count, stopReason: reason)
+        }
+        return record
+    }
+
+    /// The `(D)` state `d`'s heads read after `count` cached tokens: the last hidden state, or for heads with a
+    /// prefix-attention layer (Hydra++) that layer's output, its cache kept in step with the accepted tokens.
+    private func headState(_ d: Drafter, count: Int) throws -> [Float] {
+        let D = model.hiddenSize
+        guard count >= 1 else { throw SessionError("no token in the cache to draft from") }
+        guard let heads = d.heads, let layer = heads.prefix else {
+            return Array(acceptedHidden[(count - 1) * D ..< count * D])
+        }
+        let key = ObjectIdentifier(heads)
+        let state = prefixStates[key] ?? PrefixAttentionState(layer: layer, capacity: capacity)
+        prefixStates[key] = state
+        // Cut back to one before the end and re-feed the last accepted state, so `output` is at position count - 1.
+        let fed = state.cache.count
+        if fed >= count { state.cache.truncate(to: count - 1) }
+        acceptedHidden.withUnsafeBufferPointer { all in
+            for i in state.cache.count..<count { state.feed(all.baseAddress! + i * D) }
+        }
+        return Array(UnsafeBufferPointer(start: state.output.pointer, count: D))
+    }
+
+    /// The `(D)` state the heads of `heads` read after the first `count` cached tokens (`count` at most the cache length):
+    /// the base hidden state of token `count - 1`, or the prefix-attention layer's output there.
+    public func headState(for drafter: Drafter, afterTokens count: Int) throws -> [Float] {
+        guard count >= 1 && count <= pending.cacheCount else { throw SessionError("no state after \(count) tokens: the cache holds \(pending.cacheCount)") }
+        return try headState(drafter, count: count)
+    }
+
+    /// The first root: the argmax (greedy, typical) or a draw from the sampling target, with its probability.
+    static func pickRoot(_ logits: UnsafePointer<Float>, vocabularySize V: Int, rule: AcceptanceRule, random: inout XorShiftRandom) -> (Int, Float) {
+        let p = rule.distribution(logits, count: V)
+        if case .sample = rule {
+            let token = p.withUnsafeBufferPointer { TemperatureSampler.sampleMultinomial($0.baseAddress!, count: V, coin: random.nextFloat()) }
+            return (token, p[token])
+        }
+        let token = Ops.argmax(logits, n: V)
+        return (token, p[token])
+    }
+
+    /// Two records of the same step agree on everything but wall-clock time.
+    static func sameOutcome(_ a: StepRecord, _ b: StepRecord) -> Bool {
+        var a = a, b = b
+        a.draftSeconds = nil; a.verifySeconds = nil
+        b.draftSeconds = nil; b.verifySeconds = nil
+        return a == b
+    }
+
+    /// The run so far as a result (for traces and `generate`).
+    public func result(generationSeconds: Double = 0) -> SpeculativeResult {
+        SpeculativeResult(tokens: tokens, steps: steps, stopReason: stopReason ?? .maxSteps, promptSeconds: promptSeconds,
+                          generationSeconds: generationSeconds)
+    }
+}
+
+/// A session command that cannot be done (going back past the start, a step not in the history): one line.
+public struct SessionError: Error, CustomStringConvertible, LocalizedError {
+    public let problem: String
+    public init(_ problem: String) { self.problem = problem }
+    public var description: String { problem }
+    public var errorDescription: String? { problem }
+}
+
+extension CandidateProposer {
+    /// Drafts below `root` from a `DraftContext` (the default reads its hidden state).
+    public func propose(root: Int, context: DraftContext) -> [DraftNode] {
+        if let contextual = self as? ContextualProposer { return contextual.propose(root: root, tokens: context.tokens) }
+        return propose(root: root, state: context.hidden)
+    }
+}
+
+/// A proposer that drafts from the tokens so far rather than from a hidden state (toy heads given as transition tables).
+public protocol ContextualProposer: CandidateProposer {
+    func propose(root: Int, tokens: [Int]) -> [DraftNode]
+}
+
+/// A token and its probability.
+public struct TokenProbability: Codable, Equatable, Sendable {
+    public var token: Int
+    public var probability: Float
+    public init(token: Int, probability: Float) {
+        self.token = token
+        self.probability = probability
+    }
+
+    /// The `k` most likely tokens of `p (count)`, most likely first, ties by lower id (partial selection, no full sort).
+    public static func top(_ p: UnsafePointer<Float>, count: Int, k: Int) -> [TokenProbability] {
+        var best: [TokenProbability] = []
+        best.reserveCapacity(k + 1)
+        for v in 0..<count {
+            if best.count == k, let last = best.last, p[v] <= last.probability { continue }
+            var i = best.count
+            while i > 0 && best[i - 1].probability < p[v] { i -= 1 }
+            best.insert(TokenProbability(token: v, probability: p[v]), at: i)
+            if best.count > k { best.removeLast() }
+        }
+        return best
+    }
+}
+
+/// What explains a step beyond its record: the drafter that drafted it, the state its heads read, and the base model's
+/// most likely tokens after every node (under the rule's distribution), kept when `capturesDetails` is on.
+public struct StepDetails {
+    /// How many of the base model's top tokens are kept per node.
+    public static let topCount = 8
+    public var drafter: Drafter
+    /// `(D)` the state the heads read for this step.
+    public var headState: [Float]
+    /// Per node: the base model's `topCount` most likely next tokens after it.
+    public var baseTop: [[TokenProbability]]
+}
