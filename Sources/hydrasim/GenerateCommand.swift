@@ -45,7 +45,7 @@ struct GenerateCommand: ParsableCommand {
 
     /// The default number of tokens to generate.
     static let defaultMaxTokens = 256
-    /// --max-tokens, or the default (which is cut to the context when the context is smaller).
+    /// --max-tokens, or the default (generation also stops at the context limit).
     var maxTokens: Int { maxTokensOption ?? Self.defaultMaxTokens }
 
     @Option(name: .long, help: "Output: text (streamed), json (tokens, text, speed) or ids (generated ids on one line).")
