@@ -4,7 +4,7 @@
 # Prints one line per format and writes the statistics (JSON lines) to Output/fuzz-report.jsonl.
 # A case that traps ends the test process: the format and case index are in Output/fuzz-last-case.txt, and the same
 # case is produced again by the same index (the cases are seeded).
-#   bash scripts/fuzz.sh            # about 8 minutes on 2 cores (debug build)
+#   bash scripts/fuzz.sh            # a few minutes on 2 cores
 #   HYDRASIM_FUZZ_CASES=100000 bash scripts/fuzz.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,10 @@ export HYDRASIM_KILL_RUNS="${HYDRASIM_KILL_RUNS:-12}"
 export HYDRASIM_FUZZ_REPORT="$PWD/Output/fuzz-report.jsonl"
 export HYDRASIM_FUZZ_LAST="$PWD/Output/fuzz-last-case.txt"
 rm -f "$HYDRASIM_FUZZ_REPORT"
-swift build --build-tests
+# The same optimised test build as scripts/test.sh.
+scratch=.build-tests
+swift build -c release --build-tests -Xswiftc -enable-testing --scratch-path "$scratch"
 start=$(date +%s)
-swift test --skip-build --filter 'LoaderFuzzTests|OptionFuzzTests|ReliabilityTests' 2>&1 | grep -E '^fuzz |^kill |✘|passed after|failed after' || true
+swift test -c release --skip-build -Xswiftc -enable-testing --scratch-path "$scratch" \
+  --filter 'LoaderFuzzTests|OptionFuzzTests|ReliabilityTests' 2>&1 | grep -E '^fuzz |^kill |✘|passed after|failed after' || true
 echo "fuzz run: $(( $(date +%s) - start )) s; statistics in $HYDRASIM_FUZZ_REPORT"

@@ -22,5 +22,5 @@ case "$target" in
 esac
 cp Tests/FuzzCorpus/"$target"/* "$corpus/" 2>/dev/null || true
 cd "$work"
-HYDRASIM_FUZZ_TARGET="$target" ../../../.build-fuzz/release/HydraFuzz -max_total_time="$seconds" -max_len=2000000 \
+SWIFT_BACKTRACE=enable=no HYDRASIM_FUZZ_TARGET="$target" ../../../.build-fuzz/release/HydraFuzz -max_total_time="$seconds" -max_len=2000000 \
   -rss_limit_mb=4096 -timeout=10 -print_final_stats=1 corpus

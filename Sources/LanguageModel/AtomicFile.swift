@@ -26,8 +26,9 @@ public enum AtomicFile {
         removeStaleTemporaries(of: url)
     }
 
-    /// Removes temporary files of `url` left by writers that were killed mid-write (their process is gone).
-    static func removeStaleTemporaries(of url: URL) {
+    /// Removes temporaries of `url` (`.NAME.tmp-PID...` files or folders beside it) left by writers that were
+    /// killed mid-write: their process is gone.
+    public static func removeStaleTemporaries(of url: URL) {
         let folder = url.deletingLastPathComponent()
         let prefix = ".\(url.lastPathComponent).tmp-"
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return }

@@ -30,8 +30,8 @@ public struct CandidateTree: Equatable, Sendable {
         guard paths.count < Self.maxNodes else {
             throw TreeError("the tree has \(paths.count) paths; at most \(Self.maxNodes - 1) are allowed (\(Self.maxNodes) nodes with the root)")
         }
-        if let long = paths.first(where: { $0.count > paths.count }) {
-            throw TreeError("path \(Self.text(long)) is \(long.count) deep but the tree has only \(paths.count) paths, so some of its prefixes are missing")
+        if let long = paths.first(where: { $0.count >= Self.maxNodes }) {
+            throw TreeError("path \(Self.text(long)) is \(long.count) deep; a tree has at most \(Self.maxNodes - 1) levels")
         }
         if let path = paths.first(where: { $0.contains { $0 > Self.maxRank } }) {
             throw TreeError("path \(Self.text(path)) has a rank above \(Self.maxRank); ranks index a head's candidates")

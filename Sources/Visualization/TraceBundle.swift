@@ -14,6 +14,21 @@ public enum TraceBundle {
         public var html: String { folder + "/index.html" }
     }
 
+    /// Removes the temporary folders (`.NAME.tmp-PID`) that killed runs left in `parent`: only folders of exactly
+    /// that form whose process is gone.
+    static func removeStaleFolders(in parent: URL) {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: parent.path) else { return }
+        for name in names where name.hasPrefix(".") {
+            guard let range = name.range(of: ".tmp-", options: .backwards), range.lowerBound > name.index(after: name.startIndex),
+                  let pid = Int32(name[range.upperBound...]), pid > 0, pid != getpid() else { continue }
+            var isDirectory: ObjCBool = false
+            let path = parent.appendingPathComponent(name).path
+            guard fm.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { try? fm.removeItem(atPath: path) }
+        }
+    }
+
     /// File name of step `n`'s files: `step-007`.
     public static func stepName(_ n: Int) -> String { "step-" + String(format: "%03d", n) }
 
@@ -94,6 +109,7 @@ public enum TraceBundle {
             guard rename(temp.path, target.path) == 0 else {
                 throw VisualizationError("\(folder): cannot move the finished output into place: \(String(cString: strerror(errno)))")
             }
+            removeStaleFolders(in: parent)
         } catch {
             try? fm.removeItem(at: temp)
             throw error

@@ -40,15 +40,20 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("prompt-ids"), help: "Prompt as token ids, e.g. \"1 403 12\" (BOS included if wanted).")
     var promptIDs: String?
 
-    @Option(name: .customLong("max-tokens"), help: "Most tokens to generate.")
-    var maxTokens = 256
+    @Option(name: .customLong("max-tokens"), help: "Most tokens to generate, at most the context (default 256; generation also stops at the context limit).")
+    var maxTokensOption: Int?
+
+    /// The default number of tokens to generate.
+    static let defaultMaxTokens = 256
+    /// --max-tokens, or the default (generation also stops at the context limit).
+    var maxTokens: Int { maxTokensOption ?? Self.defaultMaxTokens }
 
     @Option(name: .long, help: "Output: text (streamed), json (tokens, text, speed) or ids (generated ids on one line).")
     var format: OutputFormat = .text
 
     func validate() throws {
         if prompt != nil && promptIDs != nil { throw CLIError("give either --prompt or --prompt-ids, not both") }
-        if maxTokens < 0 { throw CLIError("--max-tokens must be at least 0, got \(maxTokens)") }
+        if let maxTokensOption, maxTokensOption < 0 { throw CLIError("--max-tokens must be at least 0, got \(maxTokensOption)") }
     }
 
     struct Report: Encodable {
@@ -86,8 +91,8 @@ struct GenerateCommand: ParsableCommand {
         let generator = AutoregressiveGenerator(model: transformer)
         try generator.checkPrompt(promptTokens)
         let context = transformer.config.maxSequenceLength
-        if maxTokens > context {
-            throw CLIError("--max-tokens \(maxTokens) is beyond the model's context of \(context) tokens (after this \(promptTokens.count)-token prompt at most \(context - promptTokens.count + 1) can be generated)")
+        if let maxTokensOption, maxTokensOption > context {
+            throw CLIError("--max-tokens \(maxTokensOption) is beyond the model's context of \(context) tokens (after this \(promptTokens.count)-token prompt at most \(context - promptTokens.count + 1) can be generated)")
         }
         if speculation.decoder != .ar || trace != nil {
             return try runSpeculative(transformer, checkpoint: checkpointPath, tokenizer: tokenizer, promptTokens: promptTokens)

@@ -48,6 +48,9 @@ struct HeadsCommand: ParsableCommand {
             threads.apply()
             let (weights, _, data) = try baseOptions.load()
             let set = try DraftHeadsFile.read(heads, base: weights)
+            if top > weights.config.vocabularySize {
+                throw CLIError("--top \(top) is larger than the vocabulary (\(weights.config.vocabularySize) tokens)")
+            }
             let model = Transformer(weights: weights)
             let accuracy: HeadAccuracy
             if split == "greedy" {

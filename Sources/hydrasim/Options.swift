@@ -68,6 +68,7 @@ struct ThreadOptions: ParsableArguments {
 
     func validate() throws {
         if let threads, threads < 1 { throw CLIError("--threads must be at least 1, got \(threads)") }
+        if let threads, threads > 1024 { throw CLIError("--threads must be at most 1024, got \(threads)") }
     }
 
     /// HydraSim splits matrix products across `threads` workers itself; OpenBLAS runs one thread in each

@@ -222,7 +222,7 @@ struct CommandLineTests {
         try expectError(common + ["--decoder", "hydra", "--rule", "greedy", "--temperature", "0.5"], "--rule greedy")
         let badTree = folder.appendingPathComponent("tree.json").path
         try Data("[[0], [0, 1, 2]]".utf8).write(to: URL(fileURLWithPath: badTree))
-        try expectError(common + ["--decoder", "hydra", "--tree", badTree], "some of its prefixes are missing")
+        try expectError(common + ["--decoder", "hydra", "--tree", badTree], "has no parent: [0, 1] is missing")
         try expectError(["generate", "--checkpoint", Self.stories, "--prompt-ids", "1", "--decoder", "hydra", "--heads", "\(base)/hydra.heads"],
                         "do not fit this model")
         try expectError(["generate", "--checkpoint", Self.stories, "--prompt-ids", "1", "--decoder", "hydra"], "no heads for --decoder hydra")

@@ -11,7 +11,7 @@ struct ReliabilityTests {
     typealias CLI = CommandLineTests
 
     /// Kills per command (random moments): a few by default, more with HYDRASIM_KILL_RUNS.
-    static let killRuns = ProcessInfo.processInfo.environment["HYDRASIM_KILL_RUNS"].flatMap { Int($0) } ?? 4
+    static let killRuns = ProcessInfo.processInfo.environment["HYDRASIM_KILL_RUNS"].flatMap { Int($0) } ?? 3
 
     /// Every file under `folder` (relative path → bytes).
     static func files(_ folder: String) throws -> [String: Data] {
@@ -133,12 +133,18 @@ struct ReliabilityTests {
         var complete = 0
         for k in 0..<Self.killRuns {
             let out = folder.appendingPathComponent("killed\(k)").path
-            try Self.runAndKill(arguments + ["--out", out], after: Double.random(in: 0.2...(duration * 1.1), using: &random))
+            // Spread over the run (the last part writes the files), with jitter.
+            let at = duration * (0.4 + 0.75 * Double(k + 1) / Double(Self.killRuns + 1)) + Double.random(in: -0.1...0.1, using: &random)
+            try Self.runAndKill(arguments + ["--out", out], after: max(0.1, at))
             if FileManager.default.fileExists(atPath: out) {
                 complete += 1
                 #expect(try Self.files(out) == expected, "run \(k): a partial or different folder")
             }
         }
+        // The next run removes the temporary folders the killed ones left.
+        #expect(try CLI.run(arguments + ["--out", folder.appendingPathComponent("after").path]).status == 0)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.contains(".tmp-") }
+        #expect(leftovers.isEmpty, "temporary folders left: \(leftovers)")
         print("kill trace: \(Self.killRuns) kills over \(String(format: "%.1f", duration)) s, \(complete) finished before the kill, none partial")
     }
 

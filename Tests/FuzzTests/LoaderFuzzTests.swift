@@ -20,7 +20,7 @@ struct LoaderFuzzTests {
     func checkpoints() throws {
         let seeds = FuzzSeeds.checkpoints
         let layouts = seeds.map { FuzzSeeds.checkpointBoundaries($0.data) }
-        let stats = fuzz("checkpoint", cases: FuzzSettings.cases(default: 300), seed: 1, name: "fuzz.bin") { index, r -> Data in
+        let stats = fuzz("checkpoint", cases: FuzzSettings.cases(default: 1000), seed: 1, name: "fuzz.bin") { index, r -> Data in
             // Mostly the tiny seeds; stories260K (1 MB) in one case of 16.
             let s = index % 16 == 15 ? seeds.count - 1 : index % 2
             let seed = seeds[s].data, bounds = layouts[s]
@@ -47,7 +47,7 @@ struct LoaderFuzzTests {
     func tokenizers() throws {
         let seed = try #require(FuzzSeeds.tokenizer)
         let layout = FuzzSeeds.tokenizerLayout(seed)
-        let stats = fuzz("tokenizer", cases: FuzzSettings.cases(default: 300), seed: 2, name: "fuzz-tokenizer.bin") { index, r -> (Data, Int?) in
+        let stats = fuzz("tokenizer", cases: FuzzSettings.cases(default: 1000), seed: 2, name: "fuzz-tokenizer.bin") { index, r -> (Data, Int?) in
             let expected: Int? = r.chance(0.2) ? 1024 : nil
             let fields = [0] + (0..<8).map { _ in r.pick(layout.lengthFields) }
             var data = mutateBytes(seed, boundaries: layout.records, int32Fields: fields, floatRange: nil, random: &r)
@@ -68,7 +68,7 @@ struct LoaderFuzzTests {
     func headsFiles() throws {
         let seeds = FuzzSeeds.heads
         #expect(seeds.count == 3)
-        let stats = fuzz("heads", cases: FuzzSettings.cases(default: 300), seed: 3, name: "fuzz.heads") { index, r -> (Data, Bool) in
+        let stats = fuzz("heads", cases: FuzzSettings.cases(default: 1000), seed: 3, name: "fuzz.heads") { index, r -> (Data, Bool) in
             let seed = seeds[index % seeds.count].data
             let n = Int(seed.int32(at: 8))
             var data: Data
@@ -100,7 +100,7 @@ struct LoaderFuzzTests {
     func treeFiles() throws {
         let seeds = FuzzSeeds.trees
         let heads = FuzzSeeds.tinyHeads[.hydra]!
-        let stats = fuzz("tree", cases: FuzzSettings.cases(default: 300), seed: 4, name: "fuzz-tree.json") { index, r -> (Data, Int?) in
+        let stats = fuzz("tree", cases: FuzzSettings.cases(default: 1000), seed: 4, name: "fuzz-tree.json") { index, r -> (Data, Int?) in
             (mutateJSON(seeds[index % seeds.count].data, random: &r), r.chance(0.3) ? r.below(5) : nil)
         } check: { data, maxDepth in
             let tree = try CandidateTree.parse(data: data, name: "fuzz-tree.json", maxDepth: maxDepth)
@@ -123,7 +123,7 @@ struct LoaderFuzzTests {
         let seeds = FuzzSeeds.traces
         #expect(seeds.count == 3)
         var rendered = 0
-        let stats = fuzz("trace", cases: FuzzSettings.cases(default: 300), seed: 5, name: "fuzz.trace.json") { index, r -> Data in
+        let stats = fuzz("trace", cases: FuzzSettings.cases(default: 1000), seed: 5, name: "fuzz.trace.json") { index, r -> Data in
             mutateJSON(seeds[index % seeds.count].data, random: &r)
         } check: { data in
             let view = TraceView(try DecodingTrace.read(data: data, path: "fuzz.trace.json"))

@@ -34,7 +34,7 @@ struct OptionFuzzTests {
         var random = FuzzRandom(seed: 6)
         var refused = 0, accepted = 0
         var messages = Set<String>()
-        let count = FuzzSettings.cases(default: 120)
+        let count = FuzzSettings.cases(default: 500)
         let start = ContinuousClock.now
         for index in 0..<count {
             let (prefix, numeric) = Self.commands[index % Self.commands.count]

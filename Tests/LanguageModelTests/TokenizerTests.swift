@@ -278,8 +278,8 @@ import TestSupport
 extension TokenizerTests {
     /// Shared inputs, built once per test process.
     enum Fixture {
-        /// `<package root>/../shared/data/tinyshakespeare.txt`.
-        static let corpusPath = PackagePaths.sharedFile("data/tinyshakespeare.txt")
+        /// The shipped `Fixtures/data/tinyshakespeare.txt`.
+        static let corpusPath = PackagePaths.fixture("data/tinyshakespeare.txt")
 
         static let corpus = Result { try String(contentsOfFile: corpusPath, encoding: .utf8) }
 
