@@ -297,8 +297,9 @@ extension Interpreter {
             let settings = TraceSettings(model: workbench.modelName, modelFingerprint: workbench.fingerprint, heads: d.headsPath, headsKind: d.heads?.config.kind.rawValue,
                                          tree: d.spec.decoder == .ar ? "none" : d.proposer.treeName, treeNodes: d.proposer.maxNodeCount, rule: d.rule, seed: seed, maxTokens: 0)
             let result = SpeculativeResult(tokens: session.tokens + record.emitted, steps: [record], stopReason: .maxSteps, promptSeconds: 0, generationSeconds: 0)
-            let trace = DecodingTrace(decoder: d.spec.decoder.rawValue, settings: settings, prompt: promptText, promptTokens: session.prompt, result: result,
+            var trace = DecodingTrace(decoder: d.spec.decoder.rawValue, settings: settings, prompt: promptText, promptTokens: session.prompt, result: result,
                                       tokenizer: workbench.tokenizer, timings: false)
+            trace.tokenTexts = trace.tokens.map { workbench.tokenizer.pieceText($0) }
             guard let step = TraceView(trace).steps.first else { throw CommandError("nothing was drafted") }
             return step
         }

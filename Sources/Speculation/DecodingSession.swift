@@ -386,3 +386,28 @@ public struct StepDetails {
     /// Per node: the base model's `topCount` most likely next tokens after it.
     public var baseTop: [[TokenProbability]]
 }
+
+/// An aligned contrast: one decoder leads, and before each of its steps every follower drafts and verifies the same
+/// prefix (a fork), so each step compares the heads on one prefix, the contrast the Hydra paper is about.
+public enum AlignedDecoding {
+    /// The leader's run, and per follower its forks (one per leader step, same step numbers and prefix lengths) as a
+    /// result whose `tokens` are the leader's text.
+    public static func run(model: any DecodingModel, leader: Drafter, followers: [Drafter], prompt: [Int], seed: UInt64,
+                           maxTokens: Int, maxSteps: Int) throws -> (leader: SpeculativeResult, followers: [SpeculativeResult]) {
+        let extra = followers.map(\.proposer.maxNodeCount).max() ?? 0
+        let session = try DecodingSession(model: model, drafter: leader, prompt: prompt, seed: seed, maxTokens: maxTokens,
+                                          extraCapacity: max(256, extra))
+        var forks = [[StepRecord]](repeating: [], count: followers.count)
+        while session.stopReason == nil && session.steps.count < maxSteps {
+            guard session.prefixLength < model.contextLength else { try session.step(); break }
+            let drafted = try followers.map { try session.draft(with: $0) }
+            guard try session.step() != nil else { break }
+            for i in followers.indices { forks[i].append(drafted[i]) }
+        }
+        let lead = session.result()
+        let others = forks.map {
+            SpeculativeResult(tokens: lead.tokens, steps: $0, stopReason: lead.stopReason, promptSeconds: 0, generationSeconds: 0)
+        }
+        return (lead, others)
+    }
+}

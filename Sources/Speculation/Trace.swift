@@ -24,6 +24,14 @@ public struct DecodingTrace: Codable, Equatable, Sendable {
     public var stopReason: String
     /// Mean tokens per step (SPEC §1).
     public var tau: Double
+    /// The decoder whose prefixes these steps were drafted on (an aligned contrast: before each of the leader's steps,
+    /// this decoder drafted and verified the same prefix without advancing); nil when the run decoded its own text.
+    /// In an aligned trace `tokens` and `text` are the leader's, and `tau` is this decoder's mean over those steps.
+    public var leader: String?
+    /// This decoder's tau when it decodes on its own (reported beside an aligned trace's tau).
+    public var freeRunningTau: Double?
+    /// The text of each of `tokens` (kept in aligned traces, whose nodes need not contain the leader's tokens).
+    public var tokenTexts: [String]?
     /// Seconds for the prompt and for generation (only in traces saved with timings).
     public var promptSeconds: Double?
     public var generationSeconds: Double?

@@ -228,7 +228,8 @@ public enum ContrastDiagram {
     static func titleLines(_ a: StepView, _ b: StepView) -> [String] {
         var lines = ["Step \(a.number): \(a.decoder) (left) vs \(b.decoder) (right) · \(a.rule)"]
         if a.record.prefixLength == b.record.prefixLength && a.previousTexts == b.previousTexts {
-            lines.append("same prefix (\(a.record.prefixLength) tokens cached before the root)")
+            let lead = b.view.trace.leader.map { " · \(b.decoder) drafted on \($0)'s prefix (aligned)" } ?? ""
+            lines.append("same prefix (\(a.record.prefixLength) tokens cached before the root)" + lead)
         } else {
             lines.append("prefixes differ: \(a.decoder) has \(a.record.prefixLength) tokens cached, \(b.decoder) \(b.record.prefixLength) (earlier steps accepted different lengths)")
         }

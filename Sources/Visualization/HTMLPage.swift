@@ -104,7 +104,8 @@ public struct StepThroughPage: Sendable {
         // Emitted text per run, token by token.
         h += "<div class=\"texts\">\n"
         for (r, run) in runs.enumerated() {
-            h += "<div class=\"text-run\"><div class=\"run-head\"><b>\(HTML.escape(run.view.decoder))</b> <span class=\"stats\" id=\"stats\(r)\"></span></div><div class=\"emitted\">"
+            let aligned = run.view.trace.leader.map { " <span class=\"hint\">drafted on \(HTML.escape($0))'s prefix at every step (its tokens below are what it would have accepted there)" + (run.view.trace.freeRunningTau.map { String(format: "; on its own: tau %.2f", $0) } ?? "") + "</span>" } ?? ""
+            h += "<div class=\"text-run\"><div class=\"run-head\"><b>\(HTML.escape(run.view.decoder))</b>\(aligned) <span class=\"stats\" id=\"stats\(r)\"></span></div><div class=\"emitted\">"
             h += "<span class=\"prompt-tail\">\(HTML.escape(first?.prompt ?? ""))</span>"
             for step in run.view.steps {
                 for text in step.emittedTexts {

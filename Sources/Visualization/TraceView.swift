@@ -73,6 +73,9 @@ public struct TraceView: Sendable {
         self.trace = trace
         var texts: [Int: String] = [:]
         for step in trace.steps { for node in step.nodes { if let t = node.text, texts[node.token] == nil { texts[node.token] = t } } }
+        if let tokenTexts = trace.tokenTexts {
+            for (token, text) in zip(trace.tokens, tokenTexts) where texts[token] == nil { texts[token] = text }
+        }
         self.texts = texts
     }
 
@@ -141,7 +144,12 @@ public struct StepView: Sendable {
 
     /// Texts of every token emitted before this step (not the prompt).
     public var previousTexts: [String] {
-        view.trace.steps[..<index].flatMap { $0.emitted.map { view.text(of: $0) } }
+        // The cache held the prompt and the text's first (prefix - prompt) tokens: this also holds for an aligned
+        // trace, whose steps were drafted on the leader's text.
+        let trace = view.trace
+        let count = record.prefixLength - trace.promptTokens.count
+        if count >= 0 && count <= trace.tokens.count { return trace.tokens[..<count].map { view.text(of: $0) } }
+        return trace.steps[..<index].flatMap { $0.emitted.map { view.text(of: $0) } }
     }
 
     /// The context before the root, visible and short: up to `tokens` previously emitted tokens separated by `|`,

@@ -15,6 +15,9 @@ struct TraceCommand: ParsableCommand {
         no heads) for --steps steps, prints the text trace of step 1 (the contrast when two decoders are
         given), and writes into --out (default Output/<timestamp>/), all at once (temporary folder, then rename):
           <decoder>.trace.json          the trace (read by `hydrasim diagram`)
+        With two or more decoders the first leads: before each of its steps the others draft and verify the same
+        prefix (an aligned contrast: their traces record those steps, and say whose prefix they drafted on);
+        --independent lets each decode on its own and pairs steps by number.
           trace.txt                     text traces of every step
           <decoder>/step-NNN.dot, .svg  each step's candidate tree
           contrast-NNN.dot, .svg        the first two decoders' same step side by side
@@ -36,6 +39,9 @@ struct TraceCommand: ParsableCommand {
 
     @Option(name: .long, help: "Output folder (must not exist, or be empty). Default: Output/<timestamp>/.")
     var out: String?
+
+    @Flag(name: .long, help: "Let every decoder run on its own and pair steps by number (the default: the first decoder leads and the others draft its prefix at every step).")
+    var independent = false
 
     @Option(name: .customLong("heads-dir"), help: "Folder with <decoder>.heads files. Default: the base model's folder.")
     var headsDir: String?
@@ -76,19 +82,34 @@ struct TraceCommand: ParsableCommand {
         try AutoregressiveGenerator(model: model).checkPrompt(promptTokens)
 
         let acceptanceRule = try verification.acceptanceRule(sampling)
-        var views: [TraceView] = []
-        for name in try DecoderName.list(decoders, option: "--decoders") {
+        var decoders: [(name: DecoderName, decoder: SpeculativeDecoder, headsPath: String?, budget: Int)] = []
+        for name in try DecoderName.list(self.decoders, option: "--decoders") {
             let heads = name == .ar ? nil : try loadHeads("\(headsFolder)/\(name.rawValue).heads", for: name, model: model)
             let decoder = try verification.makeDecoder(model: model, heads: heads, rule: acceptanceRule, seed: sampling.seed, kind: name)
             // A step emits at most depth + 1 tokens, so `steps` steps fit in this budget; decoding stops after `steps` steps.
             let budget = min(steps * (decoder.proposer.maxDepth + 1), weights.config.maxSequenceLength)
-            let result = try decoder.generate(prompt: promptTokens, maxTokens: budget, maxSteps: steps)
-            let cut = result.steps.count == steps && result.stopReason == .maxTokens && result.tokens.count < budget
-            let settings = decoder.traceSettings(checkpoint: modelPath, headsPath: heads?.path, maxTokens: budget)
-            var trace = DecodingTrace(decoder: name.rawValue, settings: settings, prompt: prompt, promptTokens: promptTokens, result: result,
-                                      tokenizer: tokenizer, timings: false)
-            if cut { trace.stopReason = "max_steps" }
-            views.append(TraceView(trace))
+            decoders.append((name, decoder, heads?.path, budget))
+        }
+        func trace(_ d: (name: DecoderName, decoder: SpeculativeDecoder, headsPath: String?, budget: Int), _ result: SpeculativeResult) -> DecodingTrace {
+            let settings = d.decoder.traceSettings(checkpoint: modelPath, headsPath: d.headsPath, maxTokens: d.budget)
+            return DecodingTrace(decoder: d.name.rawValue, settings: settings, prompt: prompt, promptTokens: promptTokens, result: result,
+                                 tokenizer: tokenizer, timings: false)
+        }
+        // Each decoder on its own (its free-running tau).
+        var views = try decoders.map { d in TraceView(trace(d, try d.decoder.generate(prompt: promptTokens, maxTokens: d.budget, maxSteps: steps))) }
+        if decoders.count >= 2 && !independent {
+            // Aligned: the first decoder leads; the others draft and verify its prefix before each of its steps.
+            let lead = decoders[0]
+            let aligned = try AlignedDecoding.run(model: model, leader: lead.decoder.drafter, followers: decoders.dropFirst().map(\.decoder.drafter),
+                                                  prompt: promptTokens, seed: sampling.seed, maxTokens: lead.budget, maxSteps: steps)
+            views = [TraceView(trace(lead, aligned.leader))] + zip(decoders.dropFirst(), aligned.followers).enumerated().map { i, pair in
+                var t = trace(pair.0, pair.1)
+                t.leader = lead.name.rawValue
+                t.tokenTexts = t.tokens.map { tokenizer.pieceText($0) }
+                t.freeRunningTau = views[i + 1].tau()
+                t.tau = pair.1.steps.isEmpty ? 0 : Double(pair.1.steps.map(\.emitted.count).reduce(0, +)) / Double(pair.1.steps.count)
+                return TraceView(t)
+            }
         }
 
         // Print step 1: the contrast of the first two decoders, or the one decoder's step.
@@ -99,7 +120,12 @@ struct TraceCommand: ParsableCommand {
             print(printer.step(step))
         }
         for view in views {
-            print(String(format: "%@: %d steps, %d tokens, tau %.2f", view.decoder, view.stepCount, view.trace.tokens.count, view.tau()))
+            if let leader = view.trace.leader {
+                print(String(format: "%@ on %@'s prefixes: %d steps, tau %.2f (on its own: tau %.2f)", view.decoder, leader, view.stepCount, view.tau(),
+                             view.trace.freeRunningTau ?? 0))
+            } else {
+                print(String(format: "%@: %d steps, %d tokens, tau %.2f", view.decoder, view.stepCount, view.trace.tokens.count, view.tau()))
+            }
         }
         let summary = try TraceBundle.write(views, to: outFolder, title: "HydraSim: \(TokenText.quoted(prompt)) · \(decoderList.joined(separator: " vs "))")
         print("\nWrote \(summary.files.count) files to \(summary.folder)/")

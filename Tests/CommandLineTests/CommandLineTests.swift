@@ -247,6 +247,30 @@ struct CommandLineTests {
         try expectError(["cost", "--tau", "0.5"], "at least 1")
     }
 
+    @Test("trace: the second decoder drafts the first one's prefix at every step; --independent pairs free runs")
+    func alignedTrace() throws {
+        let folder = Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func traces(_ extra: [String], _ name: String) throws -> (lead: [String: Any], follow: [String: Any], stdout: String) {
+            let out = folder.appendingPathComponent(name).path
+            let r = try Self.run(["trace", "--prompt", "ROMEO:", "--decoders", "medusa,hydra", "--tree", "fork-2x2", "--steps", "6", "--out", out] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            func read(_ file: String) throws -> [String: Any] {
+                try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/\(file)"))) as? [String: Any])
+            }
+            return (try read("medusa.trace.json"), try read("hydra.trace.json"), r.stdout)
+        }
+        func prefixes(_ t: [String: Any]) -> [Int] { ((t["steps"] as? [[String: Any]]) ?? []).compactMap { $0["prefix_length"] as? Int } }
+        let aligned = try traces([], "aligned")
+        #expect(prefixes(aligned.follow) == prefixes(aligned.lead) && prefixes(aligned.lead).count == 6)
+        #expect(aligned.follow["leader"] as? String == "medusa")
+        #expect(aligned.follow["free_running_tau"] is Double)
+        #expect(aligned.stdout.contains("hydra on medusa's prefixes: 6 steps, tau "))
+        let independent = try traces(["--independent"], "independent")
+        #expect(independent.follow["leader"] == nil)
+        #expect(prefixes(independent.follow) != prefixes(independent.lead))   // hydra accepts more, so its prefixes run ahead
+    }
+
     @Test("trace and diagram: a short autoregressive trace, its diagrams, and one-line errors for bad input")
     func traceAndDiagram() throws {
         let folder = Self.temporaryFolder()

@@ -76,6 +76,28 @@ struct DecodingSessionTests {
         #expect(a.tokens == b.tokens)
     }
 
+    @Test("aligned contrast: followers draft the leader's prefix at every step; the leader's run is its free run")
+    func aligned() throws {
+        let bench = try House.workbench()
+        let prompt = bench.encode("ROMEO:")
+        let medusa = try bench.drafter(DecoderSpec(decoder: .medusa, tree: "fork-2x2"))
+        let hydra = try bench.drafter(DecoderSpec(decoder: .hydra, tree: "fork-2x2"))
+        let run = try AlignedDecoding.run(model: bench.model, leader: medusa, followers: [hydra], prompt: prompt, seed: 42, maxTokens: 200, maxSteps: 10)
+        let free = try SpeculativeDecoder(model: bench.model, drafter: medusa).generate(prompt: prompt, maxTokens: 200, maxSteps: 10)
+        #expect(timeless(run.leader.steps) == timeless(free.steps))
+        let follower = run.followers[0]
+        #expect(follower.steps.count == 10)
+        #expect(follower.steps.map(\.prefixLength) == run.leader.steps.map(\.prefixLength))
+        #expect(follower.steps.map(\.step) == run.leader.steps.map(\.step))
+        #expect(follower.steps.map { $0.nodes[0].token } == run.leader.steps.map { $0.nodes[0].token })
+        // Each follower step is exactly a fork of a session at that point.
+        let session = try DecodingSession(model: bench.model, drafter: medusa, prompt: prompt, seed: 42, maxTokens: 200)
+        for k in 0..<10 {
+            #expect(timeless([try session.draft(with: hydra)]) == timeless([follower.steps[k]]))
+            try session.step()
+        }
+    }
+
     @Test("generate is a loop over the session: greedy speculative output equals greedy ar on the house model")
     func generateEqualsAR() throws {
         let model = try House.model.get()
