@@ -98,7 +98,7 @@ public final class Interpreter {
         Command(name: "cost", aliases: [], usage: "cost", summary: "the last step's measured draft and verify time, and the cost model's projection", moving: false) { try $0.costCommand($1) },
         Command(name: "display", aliases: [], usage: "display [WHAT]", summary: "print WHAT (tree, text, stats, mask, kv, probs, cost) after every step; no argument lists them", moving: false) { try $0.displayCommand($1) },
         Command(name: "undisplay", aliases: [], usage: "undisplay [WHAT]", summary: "stop displaying WHAT, or everything", moving: false) { try $0.undisplayCommand($1) },
-        Command(name: "compare", aliases: ["cmp"], usage: "compare DECODER [--heads F] [--tree T]", summary: "draft the current prefix with the current decoder and DECODER, side by side", moving: false) { try $0.compareCommand($1) },
+        Command(name: "compare", aliases: ["cmp"], usage: "compare DECODER [--heads F] [--tree T] [--full]", summary: "draft the current prefix with the current decoder and DECODER, side by side (--full: every node)", moving: false) { try $0.compareCommand($1) },
         Command(name: "diagram", aliases: [], usage: "diagram [--contrast D] [--format svg|png|pdf|dot] [FILE]", summary: "draw the last step (or a contrast on the current prefix) to FILE", moving: false) { try $0.diagramCommand($1) },
         Command(name: "html", aliases: [], usage: "html [FILE]", summary: "write the step-through page of the session so far", moving: false) { try $0.htmlCommand($1) },
         Command(name: "save-trace", aliases: [], usage: "save-trace FILE", summary: "write the session's steps as a trace (read by `hydrasim diagram`)", moving: false) { try $0.saveTraceCommand($1) },

@@ -307,13 +307,55 @@ extension Interpreter {
     }
 
     func compareCommand(_ args: [String]) throws -> String {
-        let (values, positional) = try options(args, allowed: ["heads", "tree"])
+        let full = args.contains("--full")
+        let (values, positional) = try options(args.filter { $0 != "--full" }, allowed: ["heads", "tree"])
         guard positional.count == 1 else { throw CommandError("compare takes a decoder (\(DecoderKind.allCases.map(\.rawValue).joined(separator: ", "))), e.g. compare hydra++") }
         let other = try otherSpec(positional[0], heads: values["heads"], tree: values["tree"])
         let (a, b) = try forks(other)
-        var text = TextTrace(color: color, width: width).contrast(a, b).trimmingCharacters(in: .newlines)
-        text += "\n(both drafted the same prefix of \(session.prefixLength) tokens; the session did not move)"
+        var text = full ? TextTrace(color: color, width: width).contrast(a, b).trimmingCharacters(in: .newlines) : sideBySide(a, b)
+        text += "\n" + wrap("(both drafted the same prefix of \(session.prefixLength) tokens; the session did not move\(full ? "" : "; compare --full for every node"))", indent: 1).joined(separator: "\n")
         return text
+    }
+
+    /// Two forks of one prefix in two columns: the trees drawn small (● accepted, ✗ rejected, · not reached, r a
+    /// token repeated at its depth under another parent), per depth the accepted count and the repeats, then what each accepted.
+    func sideBySide(_ a: StepView, _ b: StepView) -> String {
+        let column = max(20, (width - 12) / 2)
+        func marks(_ v: StepView, depth d: Int) -> String {
+            let r = v.record
+            let onPath = Set(r.acceptedPath), repeated = v.repeatedNodes
+            let here = r.nodes.indices.filter { r.nodes[$0].depth == d }
+            var text = here.prefix(column - 4).map { i -> String in
+                if onPath.contains(i) { return "●" }
+                if repeated.contains(i) { return "r" }
+                switch r.nodes[i].outcome {
+                case .rejected: return "✗"
+                case .passed: return "○"
+                default: return "·"
+                }
+            }.joined()
+            if here.count > column - 4 { text += "+\(here.count - (column - 4))" }
+            return text
+        }
+        func pad(_ text: String) -> String { text.count >= column ? text : text + String(repeating: " ", count: column - text.count) }
+        var lines = ["step \(a.number) on the same prefix (\(a.record.prefixLength) tokens), root \(workbench.quoted(a.record.nodes[0].token))"]
+        lines.append("          " + pad("\(a.decoder) · \(a.view.trace.settings.tree)") + "\(b.decoder) · \(b.view.trace.settings.tree)")
+        let depth = max(a.nodes.map(\.depth).max() ?? 0, b.nodes.map(\.depth).max() ?? 0)
+        if depth > 0 {
+            for d in 1...depth { lines.append("  depth \(d) " + pad(marks(a, depth: d)) + marks(b, depth: d)) }
+            func summary(_ v: StepView) -> String {
+                Repetition.summary(v.nodes).map { "\($0.accepted)/\($0.nodes)" + ($0.repeated > 0 ? " r\($0.repeated)" : "") }.joined(separator: "  ")
+            }
+            lines.append("  per depth " + pad(summary(a)) + summary(b))
+        }
+        func accepted(_ v: StepView) -> String {
+            let guesses = v.record.acceptedPath.dropFirst().map { workbench.quoted(v.record.nodes[$0].token) }
+            return guesses.isEmpty ? "no guess" : guesses.joined(separator: " ")
+        }
+        lines.append("  accepts " + pad(accepted(a)) + accepted(b))
+        lines.append("  tau     " + pad("\(a.tau)") + "\(b.tau)")
+        lines += wrap("  (● accepted, ✗ rejected, · not reached, r the same token at that depth under another parent; per depth: accepted/drafted)", indent: 3)
+        return lines.joined(separator: "\n")
     }
 
     /// A relative output path goes under `outputFolder` (created if needed).

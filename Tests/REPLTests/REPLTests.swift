@@ -180,6 +180,12 @@ struct InterpreterTests {
         #expect(!compare.isError, "\(compare.text)")
         #expect(compare.text.contains("both drafted the same prefix of \(repl.session.prefixLength) tokens"))
         #expect(timeless(repl.session.steps) == before && repl.session.position == 2)
+        // Side by side: Medusa's fork-2x2 gives both depth-1 guesses the same child, so its depth 2 is all repeats.
+        let lines = compare.text.components(separatedBy: "\n")
+        #expect(lines[1].contains("hydra++ · mc_sim_7b_63") && lines[1].contains("medusa · fork-2x2"))
+        #expect(lines.first { $0.hasPrefix("  depth 2 ") }?.hasSuffix(" rr") == true || lines.first { $0.hasPrefix("  depth 2 ") }?.contains("●r") == true)
+        #expect(lines.allSatisfy { $0.count <= 80 })
+        #expect(repl.execute("compare medusa --full").text.contains("per depth"))
         #expect(repl.execute("set tree chain-2").text == "from step 3: hydra++ · chain-2 · greedy")
         #expect(repl.execute("step").text.contains("root + 2 draft nodes"))
         #expect(timeless(Array(repl.session.steps.prefix(2))) == before)
