@@ -141,11 +141,18 @@ struct EditLine: LineSource {
     }
 
     mutating func next(prompt: String) -> String? {
-        guard let raw = readline(prompt) else { print(""); return nil }
+        var line: UnsafeMutablePointer<CChar>?
+        while true {
+            line = readline(prompt)
+            // Ctrl-C at the prompt abandons the line (as in gdb), it does not leave the REPL; end of input does.
+            if line == nil && Interrupt.take() { print(""); continue }
+            break
+        }
+        guard let raw = line else { print(""); return nil }
         defer { free(raw) }
-        let line = String(cString: raw)
-        if !line.trimmingCharacters(in: .whitespaces).isEmpty { add_history(raw) }
-        return line
+        let text = String(cString: raw)
+        if !text.trimmingCharacters(in: .whitespaces).isEmpty { add_history(raw) }
+        return text
     }
 
     mutating func finish() {
