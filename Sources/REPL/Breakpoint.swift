@@ -31,7 +31,7 @@ enum Breakpoint: CustomStringConvertible {
         case "token":
             let piece = args.dropFirst().joined(separator: " ")
             let known = (0..<workbench.tokenizer.vocabularySize).contains { workbench.tokenizer.pieceText($0) == piece }
-            guard known else { throw CommandError("no token has the text \"\(workbench.visible(piece))\": this breakpoint would never fire") }
+            guard known else { throw CommandError("no token has the text \(TokenText.quoted(piece)): this breakpoint would never fire") }
             return .token(piece)
         case "rejected":
             guard args.count == 2, let k = Int(args[1]), k >= 1 else { throw CommandError("break rejected K takes a head number K >= 1") }

@@ -503,11 +503,9 @@ public final class Interpreter {
             case .unknown(let near): throw CommandError("no command '\(word)'" + (near.isEmpty ? "" : "; did you mean '\(near[0])'?"))
             }
         }
-        let usageWidth = Self.commands.map(\.usage.count).max() ?? 20
         var lines = ["Commands (a unique prefix is enough; Enter repeats step/back/goto/continue):"]
         for c in Self.commands {
             let usage = c.usage.count > 26 ? c.usage.components(separatedBy: " ").first! + " …" : c.usage
-            _ = usageWidth
             lines += wrap("  " + usage.padding(toLength: 18, withPad: " ", startingAt: 0) + " " + c.summary, indent: 21)
         }
         lines.append("help COMMAND for one command in full.")

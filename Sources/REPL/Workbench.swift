@@ -3,6 +3,7 @@ import DraftHeads
 import LanguageModel
 import Numerics
 import Speculation
+import Visualization
 
 /// What a stepping session runs on: a base model, its tokenizer, and how decoder descriptions become drafters.
 ///
@@ -57,23 +58,6 @@ public final class Workbench {
     /// A token's text as the pictures show it (escaped, in quotes).
     public func quoted(_ token: Int) -> String {
         guard token >= 0 && token < tokenizer.vocabularySize else { return "#\(token)" }
-        return "\"" + visible(tokenizer.pieceText(token)) + "\""
-    }
-
-    /// Text with spaces as `␣` and control characters escaped (the pictures' convention).
-    func visible(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case " ": out += "␣"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F { out += "\\u{\(String(scalar.value, radix: 16))}" } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out
+        return TokenText.quoted(tokenizer.pieceText(token))
     }
 }
