@@ -37,7 +37,12 @@ let package = Package(
         .target(name: "LanguageModel", dependencies: ["Numerics"]),
         .target(name: "DraftHeads", dependencies: ["LanguageModel", "Numerics"]),
         .target(name: "Speculation", dependencies: ["DraftHeads", "LanguageModel", "Numerics"]),
-        .target(name: "Visualization", dependencies: ["Speculation", "LanguageModel", "CGraphviz"]),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(name: "Visualization", dependencies: ["Speculation", "LanguageModel", "CGraphviz", "CZlib"]),
         .systemLibrary(
             name: "CEdit",
             pkgConfig: "libedit",
@@ -67,7 +72,7 @@ let package = Package(
         ),
         .testTarget(name: "DraftHeadsTests", dependencies: ["TestSupport", "DraftHeads", "LanguageModel", "Numerics"]),
         .testTarget(name: "SpeculationTests", dependencies: ["TestSupport", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
-        .testTarget(name: "VisualizationTests", dependencies: ["TestSupport", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
+        .testTarget(name: "VisualizationTests", dependencies: ["TestSupport", "CZlib", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         .testTarget(name: "REPLTests", dependencies: ["TestSupport", "REPL", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         // Mutation fuzzing of every loader and of the numeric options (HYDRASIM_FUZZ_CASES sets the cases per format;
         // scripts/fuzz.sh runs the long version). The regression corpus is in Tests/FuzzCorpus.

@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 import Speculation
 
@@ -61,6 +62,10 @@ public struct StepThroughPage: Sendable {
     /// page's script from the step's parents (so it follows the slider, and a dynamic tree shows each step's own).
     public var showsMask: Bool
     public var title: String
+    /// When the steps' sections (diagrams and text traces) exceed this many bytes, each is stored deflated and
+    /// base64-encoded and the page's script inflates a step's sections when it is shown (a 50-step page of two
+    /// decoders on a 64-node tree: 18 MB plain, under 5 MB so); smaller pages stay plain HTML.
+    public var compressAbove = 2_000_000
 
     public init(runs: [Run], contrasts: [String] = [], showsMask: Bool = true, title: String = "HydraSim step-through") {
         self.runs = runs
@@ -124,25 +129,39 @@ public struct StepThroughPage: Sendable {
         h += "<div class=\"tabs\">" + tabs.enumerated().map { i, t in
             "<button type=\"button\" class=\"tab\(i == 0 ? " on" : "")\" data-view=\"\(t.id)\">\(HTML.escape(t.label))</button>"
         }.joined() + "</div>\n"
+        // Every step's sections (diagram and text trace), plain or deflated when the page would be big.
+        var contrastSections: [String] = []
+        if !contrasts.isEmpty, runs.count >= 2 {
+            for (i, svg) in contrasts.enumerated() {
+                let a = runs[0].view.steps[i], b = runs[1].view.steps[i]
+                contrastSections.append("<div class=\"diagram\">\(HTML.inlineSVG(svg, idPrefix: "c\(i + 1)-"))</div>"
+                    + "<details><summary>text trace, step \(i + 1)</summary><pre>\(HTML.escape(textTrace.contrast(a, b)))</pre></details>")
+            }
+        }
+        let runSections: [[String]] = runs.enumerated().map { r, run in
+            run.view.steps.enumerated().map { i, step in
+                let svg = i < run.svgs.count ? HTML.inlineSVG(run.svgs[i], idPrefix: "r\(r)s\(i + 1)-") : ""
+                return "<div class=\"diagram\">\(svg)</div>"
+                    + "<details open><summary>text trace, step \(step.number)</summary><pre>\(HTML.escape(textTrace.step(step, markRepeats: true)))</pre></details>"
+            }
+        }
+        let total = (contrastSections + runSections.flatMap { $0 }).reduce(0) { $0 + $1.utf8.count }
+        let compress = total > compressAbove
+        func section(_ step: Int, _ inner: String) -> String {
+            guard compress, let z = Deflate.base64(inner) else { return "<section class=\"step\" data-step=\"\(step)\">\(inner)</section>\n" }
+            return "<section class=\"step\" data-step=\"\(step)\" data-z=\"\(z)\"></section>\n"
+        }
         // Contrast view.
         if !contrasts.isEmpty, runs.count >= 2 {
             h += "<div class=\"view\" id=\"view-contrast\">\n"
-            for (i, svg) in contrasts.enumerated() {
-                let a = runs[0].view.steps[i], b = runs[1].view.steps[i]
-                h += "<section class=\"step\" data-step=\"\(i + 1)\"><div class=\"diagram\">\(HTML.inlineSVG(svg, idPrefix: "c\(i + 1)-"))</div>"
-                h += "<details><summary>text trace, step \(i + 1)</summary><pre>\(HTML.escape(textTrace.contrast(a, b)))</pre></details></section>\n"
-            }
+            for (i, inner) in contrastSections.enumerated() { h += section(i + 1, inner) }
             h += "<p class=\"done\" data-after=\"\(contrasts.count)\">One of the runs ended at step \(contrasts.count): no contrast beyond it.</p>\n"
             h += "</div>\n"
         }
         // One view per run.
         for (r, run) in runs.enumerated() {
             h += "<div class=\"view\" id=\"view-run\(r)\">\n"
-            for (i, step) in run.view.steps.enumerated() {
-                let svg = i < run.svgs.count ? HTML.inlineSVG(run.svgs[i], idPrefix: "r\(r)s\(i + 1)-") : ""
-                h += "<section class=\"step\" data-step=\"\(step.number)\"><div class=\"diagram\">\(svg)</div>"
-                h += "<details open><summary>text trace, step \(step.number)</summary><pre>\(HTML.escape(textTrace.step(step, markRepeats: true)))</pre></details></section>\n"
-            }
+            for (step, inner) in zip(run.view.steps, runSections[r]) { h += section(step.number, inner) }
             h += "<p class=\"done\" data-after=\"\(run.view.stepCount)\">\(HTML.escape(run.view.decoder)) finished after \(run.view.stepCount) steps (stopped: \(HTML.escape(run.view.trace.stopReason))).</p>\n"
             h += "</div>\n"
         }
@@ -245,6 +264,7 @@ public struct StepThroughPage: Sendable {
         });
         document.querySelectorAll('tr[data-row]').forEach(function (r) { r.classList.toggle('cur', Number(r.dataset.row) === cur); });
         drawMask(cur);
+        document.querySelectorAll('section.step[data-step="' + cur + '"][data-z]').forEach(inflate);
         RUNS.forEach(function (run, i) {
           const el = document.getElementById('stats' + i);
           if (!el) return;
@@ -254,6 +274,14 @@ public struct StepThroughPage: Sendable {
           const here = cur <= run.steps ? 'tau this step ' + run.tau[cur - 1] : 'finished after ' + run.steps + ' steps';
           el.textContent = '· ' + here + ' · tau so far ' + (n ? (sum / n).toFixed(2) : '0') + ' · total tau ' + run.total.toFixed(2) + ' over ' + run.steps + ' steps';
         });
+      }
+      async function inflate(section) {
+        const z = section.getAttribute('data-z');
+        if (!z) return;
+        section.removeAttribute('data-z');
+        const bytes = Uint8Array.from(atob(z), function (c) { return c.charCodeAt(0); });
+        const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate'));
+        section.innerHTML = await new Response(stream).text();
       }
       function drawMask(k) {
         const box = document.getElementById('mask');
@@ -304,4 +332,19 @@ public struct StepThroughPage: Sendable {
     })();
 
     """
+}
+
+/// zlib deflate for the page's big sections (inflated in the browser by `DecompressionStream('deflate')`).
+enum Deflate {
+    /// `text` deflated (zlib format, level 9: the same bytes every time) and base64-encoded; nil if zlib fails.
+    static func base64(_ text: String) -> String? {
+        let input = Array(text.utf8)
+        var size = compressBound(uLong(input.count))
+        var output = [UInt8](repeating: 0, count: Int(size))
+        let status = output.withUnsafeMutableBufferPointer { out in
+            input.withUnsafeBufferPointer { compress2(out.baseAddress!, &size, $0.baseAddress!, uLong(input.count), 9) }
+        }
+        guard status == Z_OK else { return nil }
+        return Data(output[..<Int(size)]).base64EncodedString()
+    }
 }

@@ -20,13 +20,13 @@ struct BrowserTests {
         return check.terminationStatus == 0
     }
 
-    @Test("moving to step N by #step=N and by key presses shows step N's tokens, diagram and mask, with no console errors",
-          .enabled(if: BrowserTests.available))
-    func stepThrough() throws {
+    @Test("moving to step N by #step=N and by key presses shows step N's tokens, diagram and mask, with no console errors; a big page is deflated and still shows everything",
+          .enabled(if: BrowserTests.available), arguments: [("fork-2x2", 8, false), ("mc_sim_7b_63", 20, true)])
+    func stepThrough(tree: String, stepCount: Int, big: Bool) throws {
         let folder = PackagePaths.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let out = folder.appendingPathComponent("page").path
-        let traced = try CommandLineTests.run(["trace", "--prompt", "ROMEO:", "--decoders", "medusa,hydra", "--tree", "fork-2x2", "--steps", "8", "--out", out])
+        let traced = try CommandLineTests.run(["trace", "--prompt", "ROMEO:", "--decoders", "medusa,hydra++", "--tree", tree, "--steps", "\(stepCount)", "--out", out])
         #expect(traced.status == 0, "\(traced.stderr)")
         let trace = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/medusa.trace.json"))) as? [String: Any])
         let steps = try #require(trace["steps"] as? [[String: Any]])
@@ -46,13 +46,18 @@ struct BrowserTests {
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        #expect(report["hash_where"] as? String == "step \(n) of 8")
-        #expect(report["keys_where"] as? String == "step \(n) of 8")
+        #expect(report["hash_where"] as? String == "step \(n) of \(stepCount)")
+        #expect(report["keys_where"] as? String == "step \(n) of \(stepCount)")
         #expect(report["hash_run0_steps"] as? [Int] == [n])
         #expect(report["hash_diagram_svgs"] as? Int == 1)
         #expect(report["hash_tokens_visible"] as? Int == emitted)
         #expect((report["mask_title"] as? String)?.contains("medusa step \(n) (") == true)
         #expect(report["mask_rows"] as? Int == nodes)
         #expect((report["errors"] as? [String])?.isEmpty == true, "\(report["errors"] ?? "")")
+        // The big page is stored deflated (every section but the ones shown so far), the small one plain.
+        let compressed = report["compressed_sections"] as? Int ?? -1
+        #expect(big ? compressed > 0 : compressed == 0)
+        let size = (try FileManager.default.attributesOfItem(atPath: out + "/index.html")[.size] as? Int) ?? 0
+        #expect(size < 5_000_000)
     }
 }

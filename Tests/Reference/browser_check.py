@@ -13,6 +13,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
 
 
 def visible_steps(driver, view):
@@ -34,7 +35,14 @@ def main():
         report["hash_where"] = driver.find_element(By.ID, "where").text
         report["hash_run0_steps"] = visible_steps(driver, "run0")
         report["hash_tokens_visible"] = len([t for t in driver.find_elements(By.CSS_SELECTOR, ".text-run:first-child .tok") if t.get_attribute("hidden") is None])
-        report["hash_diagram_svgs"] = len(driver.find_elements(By.CSS_SELECTOR, f"#view-run0 section.step[data-step='{step}'] svg"))
+        # A big page keeps each step deflated until it is shown: wait for the step's diagram to be inflated.
+        selector = f"#view-run0 section.step[data-step='{step}'] svg"
+        try:
+            WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, selector))
+        except Exception:
+            pass
+        report["hash_diagram_svgs"] = len(driver.find_elements(By.CSS_SELECTOR, selector))
+        report["compressed_sections"] = len(driver.find_elements(By.CSS_SELECTOR, "section.step[data-z]"))
         driver.execute_script("document.querySelector(\"button[data-view='mask']\").click()")
         report["mask_title"] = driver.find_element(By.ID, "mask-title").text
         report["mask_rows"] = len(driver.find_elements(By.CSS_SELECTOR, "#mask table.mask tr")) - 1

@@ -3,6 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import Testing
+import CZlib
 import DraftHeads
 import LanguageModel
 import Numerics
@@ -315,6 +316,27 @@ struct VisualizationTests {
         #expect(html == (try StepThroughPage.build([a, b]).html()))
     }
 
+    @Test("a big page stores each step's sections deflated, and they inflate back to the plain page's sections")
+    func deflatedPage() throws {
+        let a = Toy.view, b = TraceView(Toy.trace(decoder: "hydra", steps: [Toy.step1, Toy.step2]))
+        let plain = try StepThroughPage.build([a, b])
+        var small = plain
+        small.compressAbove = 0
+        let html = small.html()
+        #expect(!html.contains("<svg"))
+        #expect(html.components(separatedBy: " data-z=\"").count - 1 == 3 + 2 + 2)
+        #expect(html == small.html())                       // deterministic
+        // Each deflated section is the plain page's section, byte for byte.
+        let plainHTML = plain.html()
+        let pieces = html.components(separatedBy: " data-z=\"").dropFirst()
+        for piece in pieces {
+            let b64 = String(piece.prefix { $0 != "\"" })
+            let data = try #require(Data(base64Encoded: b64))
+            let inner = try #require(Inflate.text(data))
+            #expect(plainHTML.contains(inner))
+        }
+    }
+
     @Test("the trace bundle is written completely or not at all, and never over an existing folder")
     func bundle() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("viz-bundle-\(UUID().uuidString)")
@@ -339,5 +361,18 @@ struct VisualizationTests {
         #expect(throws: VisualizationError.self) { try TraceBundle.write([Toy.view, Toy.view], to: root.appendingPathComponent("x").path) }
         #expect(throws: VisualizationError.self) { try TraceBundle.write([TraceView(Toy.trace(decoder: "../evil"))], to: root.appendingPathComponent("y").path) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: root.path) == ["run"])
+    }
+}
+
+/// zlib's uncompress, for checking deflated page sections.
+enum Inflate {
+    static func text(_ data: Data) -> String? {
+        var size = uLong(data.count * 50 + 1024)
+        var out = [UInt8](repeating: 0, count: Int(size))
+        let status = out.withUnsafeMutableBufferPointer { o in
+            data.withUnsafeBytes { uncompress(o.baseAddress!, &size, $0.bindMemory(to: UInt8.self).baseAddress!, uLong(data.count)) }
+        }
+        guard status == Z_OK else { return nil }
+        return String(decoding: out[..<Int(size)], as: UTF8.self)
     }
 }
