@@ -165,8 +165,10 @@ TARGET_AVX512 static inline __attribute__((always_inline)) __m256 reduce8_avx512
     return _mm512_castps512_ps256(_mm512_permutexvar_ps(order, v));
 }
 
+/* `ahead` (when not NULL): the next block's 8 weight rows, fetched into the cache while this block computes. */
 TARGET_AVX512 static inline __attribute__((always_inline)) void
-block_avx512(const float *x, int ldx, int in, const float *const *w, float *y, int ldy, int valid, const int C) {
+block_avx512(const float *x, int ldx, int in, const float *const *w, const float *const *ahead, float *y, int ldy, int valid,
+             const int C) {
     __m512 acc[3][8];
     for (int c = 0; c < C; c++)
         for (int r = 0; r < 8; r++) acc[c][r] = _mm512_setzero_ps();
@@ -174,6 +176,8 @@ block_avx512(const float *x, int ldx, int in, const float *const *w, float *y, i
     for (; k + 16 <= in; k += 16) {
         __m512 xv[3];
         for (int c = 0; c < C; c++) xv[c] = _mm512_loadu_ps(x + (size_t)c * ldx + k);
+        if (ahead)
+            for (int r = 0; r < 8; r++) _mm_prefetch((const char *)(ahead[r] + k), _MM_HINT_T0);
         for (int r = 0; r < 8; r++) {
             __m512 wv = _mm512_loadu_ps(w[r] + k);
             for (int c = 0; c < C; c++) acc[c][r] = _mm512_fmadd_ps(wv, xv[c], acc[c][r]);
@@ -194,13 +198,17 @@ block_avx512(const float *x, int ldx, int in, const float *const *w, float *y, i
 
 TARGET_AVX512 static void rows_avx512(const float *x, int ldx, int n, int in, const float *w, int rows, float *y, int ldy) {
     for (int r = 0; r < rows; r += 8) {
-        const float *wr[8];
+        const float *wr[8], *next[8];
         for (int j = 0; j < 8; j++) wr[j] = w + (size_t)(r + j < rows ? r + j : rows - 1) * in;
+        for (int j = 0; j < 8; j++) next[j] = w + (size_t)(r + 8 + j < rows ? r + 8 + j : rows - 1) * in;
+        /* Prefetch the next block during the first pass over this one (several passes when n > 3). */
+        const float *const *ahead = r + 8 < rows ? next : NULL;
         int valid = rows - r < 8 ? rows - r : 8;
         int i = 0;
-        for (; i + 3 <= n; i += 3) block_avx512(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, valid, 3);
-        if (n - i == 2) block_avx512(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, valid, 2);
-        else if (n - i == 1) block_avx512(x + (size_t)i * ldx, ldx, in, wr, y + (size_t)i * ldy + r, ldy, valid, 1);
+        for (; i + 3 <= n; i += 3, ahead = NULL)
+            block_avx512(x + (size_t)i * ldx, ldx, in, wr, ahead, y + (size_t)i * ldy + r, ldy, valid, 3);
+        if (n - i == 2) block_avx512(x + (size_t)i * ldx, ldx, in, wr, ahead, y + (size_t)i * ldy + r, ldy, valid, 2);
+        else if (n - i == 1) block_avx512(x + (size_t)i * ldx, ldx, in, wr, ahead, y + (size_t)i * ldy + r, ldy, valid, 1);
     }
 }
 #endif

@@ -155,7 +155,9 @@ public final class PrefixAttentionState {
     let rope: RotaryEmbedding
     /// Keys and values of the accepted positions (one layer).
     public let cache: KVCache
-    let xb: Tensor, q: Tensor, att: Tensor, hb: Tensor, hb2: Tensor, mid: Tensor, cos: Tensor, sin: Tensor
+    let xb: Tensor, q: Tensor, hb: Tensor, hb2: Tensor, mid: Tensor, cos: Tensor, sin: Tensor
+    /// `(threads, 2 * capacity)` attention scores and slot lists (grown to the kernel pool's threads).
+    var scratch: Tensor
     /// `(D)` the output at the last fed position.
     public let output: Tensor
 
@@ -166,7 +168,7 @@ public final class PrefixAttentionState {
         cache = KVCache(config: one, capacity: capacity)
         rope = RotaryEmbedding(headSize: layer.config.headSize)
         let c = layer.config
-        xb = Tensor(zeros: [c.dim]); q = Tensor(zeros: [c.dim]); att = Tensor(zeros: [capacity])
+        xb = Tensor(zeros: [c.dim]); q = Tensor(zeros: [c.dim]); scratch = Tensor(zeros: [1, 2 * capacity])
         hb = Tensor(zeros: [c.hiddenDim]); hb2 = Tensor(zeros: [c.hiddenDim]); mid = Tensor(zeros: [c.dim])
         cos = Tensor(zeros: [c.headSize / 2]); sin = Tensor(zeros: [c.headSize / 2])
         output = Tensor(zeros: [c.dim])
@@ -182,26 +184,32 @@ public final class PrefixAttentionState {
         rope.angles(position: slot, cos: cos.pointer, sin: sin.pointer)
         Ops.rmsNorm(xb.pointer, h, w.rmsAttention.pointer, n: D)
         let k = cache.key(layer: 0, slot: slot), v = cache.value(layer: 0, slot: slot)
-        BLAS.matvec(w.wq.pointer, xb.pointer, q.pointer, out: D, in: D)
-        BLAS.matvec(w.wk.pointer, xb.pointer, k, out: KV, in: D)
-        BLAS.matvec(w.wv.pointer, xb.pointer, v, out: KV, in: D)
+        // The base model's kernels: q | k | v in one pass over xb, attention over the visible slots, w1 | w3 fused.
+        let pool = KernelPool.shared
+        pool.matmul(xb.pointer, n: 1, in: D,
+                    WeightSegment(w.wq.pointer, rows: D, into: q.pointer, ldy: D),
+                    WeightSegment(w.wk.pointer, rows: KV, into: k, ldy: KV),
+                    WeightSegment(w.wv.pointer, rows: KV, into: v, ldy: KV))
         rope.rotate(q.pointer, heads: c.heads, cos: cos.pointer, sin: sin.pointer)
         rope.rotate(k, heads: c.kvHeads, cos: cos.pointer, sin: sin.pointer)
         let visible = slot + 1
         let keys = cache.key(layer: 0, slot: 0), values = cache.value(layer: 0, slot: 0)
-        for head in 0..<c.heads {
-            let g = head / c.groupSize
-            BLAS.gemv(rows: visible, cols: hs, a: keys + g * hs, lda: KV, x: q.pointer + head * hs, y: att.pointer, alpha: 1 / Float(hs).squareRoot())
-            Ops.softmax(att.pointer, n: visible)
-            BLAS.gemv(rows: visible, cols: hs, a: values + g * hs, lda: KV, x: att.pointer, y: xb.pointer + head * hs, transposed: true)
+        if scratch.count < pool.threads * 2 * cache.capacity { scratch = Tensor(zeros: [pool.threads, 2 * cache.capacity]) }
+        var noBits: UInt64 = 0
+        withUnsafePointer(to: &noBits) { bits in
+            pool.attention(q: q.pointer, ldq: D, out: xb.pointer, ldo: D, keys: keys, values: values, kvStride: KV,
+                           heads: c.heads, kvHeads: c.kvHeads, headSize: hs,
+                           mask: AttentionBits(rows: 1, columns: visible, sharedPrefix: visible, wordsPerRow: 0, bits: bits),
+                           scratch: scratch.pointer)
         }
-        BLAS.matvec(w.wo.pointer, xb.pointer, mid.pointer, out: D, in: D)
+        pool.matmul(xb.pointer, n: 1, in: D, w.wo.pointer, rows: D, mid.pointer)
         Ops.add(mid.pointer, h, n: D)
         Ops.rmsNorm(xb.pointer, mid.pointer, w.rmsFFN.pointer, n: D)
-        BLAS.matvec(w.w1.pointer, xb.pointer, hb.pointer, out: H, in: D)
-        BLAS.matvec(w.w3.pointer, xb.pointer, hb2.pointer, out: H, in: D)
+        pool.matmul(xb.pointer, n: 1, in: D,
+                    WeightSegment(w.w1.pointer, rows: H, into: hb.pointer, ldy: H),
+                    WeightSegment(w.w3.pointer, rows: H, into: hb2.pointer, ldy: H))
         Ops.swiglu(hb.pointer, hb.pointer, hb2.pointer, n: H)
-        BLAS.matvec(w.w2.pointer, hb.pointer, output.pointer, out: D, in: H)
+        pool.matmul(hb.pointer, n: 1, in: H, w.w2.pointer, rows: D, output.pointer)
         Ops.add(output.pointer, mid.pointer, n: D)
         cache.advance()
         return output.pointer
