@@ -133,6 +133,27 @@ struct KernelTests {
         #expect(results == [true, true, true, true])
     }
 
+    @Test("a cancelled task that was running products leaves the pool usable (no hang, same bits)")
+    func cancelledPass() async {
+        let pool = KernelPool(threads: 2)
+        let x = randomFloats(2 * 64, seed: 31), w = randomFloats(512 * 64, seed: 32)
+        var serial = [Float](repeating: 0, count: 2 * 512)
+        Kernels.matmulSerial(pool.variant, x, n: 2, in: 64, w, rows: 512, &serial)
+        let expected = serial
+        let task = Task.detached {
+            var y = [Float](repeating: 0, count: 2 * 512)
+            var runs = 0
+            while !Task.isCancelled { pool.matmul(x, n: 2, in: 64, w, rows: 512, &y); runs += 1; await Task.yield() }
+            return runs
+        }
+        try? await Task.sleep(nanoseconds: 20_000_000)
+        task.cancel()
+        _ = await task.value
+        var y = [Float](repeating: 0, count: 2 * 512)
+        pool.matmul(x, n: 2, in: 64, w, rows: 512, &y)
+        #expect(bits(y) == bits(expected))
+    }
+
     @Test("HYDRASIM_KERNEL picks the variant of a new pool; an unknown or unsupported name falls back to the best")
     func environmentVariant() {
         setenv("HYDRASIM_KERNEL", "portable", 1)
