@@ -32,7 +32,13 @@ struct hk_pool {
     pthread_mutex_t busy;        /* held by the caller running a job */
     hk_job job;
     void *context;
+    double solo_until_us;        /* run jobs on the caller alone until then (a worker was preempted) */
 };
+
+/* When the caller waits this long for a worker that joined a job, the worker was preempted (another
+ * process has its CPU): jobs then run on the caller alone for a while. Results do not change. */
+#define PREEMPTED_WAIT_US 300.0
+#define SOLO_PERIOD_US 50000.0
 
 typedef struct {
     hk_pool *pool;
@@ -193,6 +199,14 @@ void hk_pool_run(hk_pool *pool, hk_job job, void *context) {
         job(context, 0, 1);
         return;
     }
+    if (pool->solo_until_us > 0) {
+        if (now_us() < pool->solo_until_us) {
+            pthread_mutex_unlock(&pool->busy);
+            job(context, 0, 1);
+            return;
+        }
+        pool->solo_until_us = 0;
+    }
     pool->job = job;
     pool->context = context;
     atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
@@ -208,9 +222,17 @@ void hk_pool_run(hk_pool *pool, hk_job job, void *context) {
     /* Close the job, then wait for the workers that joined it; if one is not running (another process
      * has its CPU), give up the time slice. */
     int joined = (int)(atomic_fetch_or(&pool->ticket, TICKET_CLOSED) & TICKET_JOINED_MASK);
+    double waited_since = 0;
     for (int i = 0; atomic_load_explicit(&pool->done, memory_order_acquire) < joined; i++) {
         if (i < 4096) cpu_relax();
-        else sched_yield();
+        else {
+            if (waited_since == 0) waited_since = now_us();
+            sched_yield();
+        }
+    }
+    if (waited_since > 0) {
+        double now = now_us();
+        if (now - waited_since > PREEMPTED_WAIT_US) pool->solo_until_us = now + SOLO_PERIOD_US;
     }
     pthread_mutex_unlock(&pool->busy);
 }
