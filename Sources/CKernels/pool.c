@@ -76,12 +76,19 @@ static void *worker_main(void *argument) {
     for (;;) {
         unsigned g = atomic_load_explicit(&pool->generation, memory_order_acquire);
         if (g == seen && !atomic_load(&pool->stop)) {
-            double deadline = now_us() + pool->spin_us;
+            /* Spin with `pause` for the first 50 us (the next product of a pass comes within microseconds),
+             * then offer the CPU to other threads between checks until the spin time is over: on a machine
+             * shared with other processes a busy-spinning worker would take the time of the thread it waits for. */
+            double begin = now_us(), deadline = begin + pool->spin_us;
             for (int i = 0;; i++) {
                 cpu_relax();
                 g = atomic_load_explicit(&pool->generation, memory_order_acquire);
                 if (g != seen || atomic_load_explicit(&pool->stop, memory_order_relaxed)) break;
-                if ((i & 255) == 255 && now_us() > deadline) break;
+                if ((i & 255) == 255) {
+                    double now = now_us();
+                    if (now > deadline) break;
+                    if (now > begin + 50) sched_yield();
+                }
             }
         }
         if (g == seen && !atomic_load(&pool->stop)) {
@@ -129,7 +136,7 @@ hk_pool *hk_pool_create(int threads, int variant, int pin) {
     if (!pool) return NULL;
     pool->threads = threads < 1 ? 1 : (threads > 64 ? 64 : threads);
     pool->variant = hk_variant_supported(variant) ? variant : hk_best_variant();
-    pool->spin_us = 1000;
+    pool->spin_us = 500;
     pthread_mutex_init(&pool->mutex, NULL);
     pthread_cond_init(&pool->wake, NULL);
     pthread_mutex_init(&pool->busy, NULL);

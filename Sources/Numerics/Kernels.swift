@@ -122,7 +122,7 @@ public final class KernelPool: @unchecked Sendable {
     /// The FMA peak of this pool's variant on all its threads, GFLOP/s (the best of `repeats`).
     public func measureFMAPeak(repeats: Int = 5) -> Double { hk_measure_fma_peak(raw, Int32(repeats)) }
 
-    /// Microseconds a worker spins for the next job before sleeping (default 1000).
+    /// Microseconds a worker waits for the next job before sleeping (default 500: 50 spinning, then yielding).
     public func setSpin(microseconds: Int) { hk_pool_set_spin(raw, Int32(microseconds)) }
 }
 

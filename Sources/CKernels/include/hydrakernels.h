@@ -36,7 +36,7 @@ hk_pool *hk_pool_create(int threads, int variant, int pin);
 void hk_pool_destroy(hk_pool *pool);
 int hk_pool_threads(const hk_pool *pool);
 int hk_pool_variant(const hk_pool *pool);
-/** Microseconds a worker spins for the next job before it sleeps (default 1000). */
+/** Microseconds a worker waits for the next job before it sleeps (default 500: 50 spinning, then yielding). */
 void hk_pool_set_spin(hk_pool *pool, int microseconds);
 
 /** A job: `thread` in 0..<threads does its share. */
