@@ -156,7 +156,7 @@ public final class PrefixAttentionState {
     /// Keys and values of the accepted positions (one layer).
     public let cache: KVCache
     let xb: Tensor, q: Tensor, hb: Tensor, hb2: Tensor, mid: Tensor, cos: Tensor, sin: Tensor
-    /// `(threads, 2 * capacity)` attention scores and slot lists (grown to the kernel pool's threads).
+    /// `(threads, 2 * capacity + 16)` attention scores and slot lists (grown to the kernel pool's threads).
     var scratch: Tensor
     /// `(D)` the output at the last fed position.
     public let output: Tensor
@@ -168,7 +168,7 @@ public final class PrefixAttentionState {
         cache = KVCache(config: one, capacity: capacity)
         rope = RotaryEmbedding(headSize: layer.config.headSize)
         let c = layer.config
-        xb = Tensor(zeros: [c.dim]); q = Tensor(zeros: [c.dim]); scratch = Tensor(zeros: [1, 2 * capacity])
+        xb = Tensor(zeros: [c.dim]); q = Tensor(zeros: [c.dim]); scratch = Tensor(zeros: [1, 2 * capacity + 16])
         hb = Tensor(zeros: [c.hiddenDim]); hb2 = Tensor(zeros: [c.hiddenDim]); mid = Tensor(zeros: [c.dim])
         cos = Tensor(zeros: [c.headSize / 2]); sin = Tensor(zeros: [c.headSize / 2])
         output = Tensor(zeros: [c.dim])
@@ -194,7 +194,7 @@ public final class PrefixAttentionState {
         rope.rotate(k, heads: c.kvHeads, cos: cos.pointer, sin: sin.pointer)
         let visible = slot + 1
         let keys = cache.key(layer: 0, slot: 0), values = cache.value(layer: 0, slot: 0)
-        if scratch.count < pool.threads * 2 * cache.capacity { scratch = Tensor(zeros: [pool.threads, 2 * cache.capacity]) }
+        if scratch.count < pool.threads * (2 * cache.capacity + 16) { scratch = Tensor(zeros: [pool.threads, 2 * cache.capacity + 16]) }
         var noBits: UInt64 = 0
         withUnsafePointer(to: &noBits) { bits in
             pool.attention(q: q.pointer, ldq: D, out: xb.pointer, ldo: D, keys: keys, values: values, kvStride: KV,

@@ -102,7 +102,7 @@ public final class KernelPool: @unchecked Sendable {
     }
 
     /// Attention of the `n` rows of `q` over `keys`/`values` `(columns, kvStride)` under `mask`
-    /// (`mask.columns` slots), written to `out (n, ldo)`; `scratch` holds `threads * 2 * columns` floats.
+    /// (`mask.columns` slots), written to `out (n, ldo)`; `scratch` holds `threads * (2 * columns + 16)` floats.
     public func attention(q: UnsafePointer<Float>, ldq: Int, out: UnsafeMutablePointer<Float>, ldo: Int,
                           keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
                           heads: Int, kvHeads: Int, headSize: Int, mask: AttentionBits, scratch: UnsafeMutablePointer<Float>) {

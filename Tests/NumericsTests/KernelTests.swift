@@ -184,7 +184,7 @@ struct KernelTests {
         for threads in [1, 2] {
             let pool = KernelPool(threads: threads, variant: variant)
             var out = [Float](repeating: .nan, count: n * dim)
-            var scratch = [Float](repeating: 0, count: threads * 2 * columns)
+            var scratch = [Float](repeating: 0, count: threads * (2 * columns + 16))
             rowBits.withUnsafeBufferPointer { b in
                 pool.attention(q: q, ldq: dim, out: &out, ldo: dim, keys: keys, values: values, kvStride: kvDim,
                                heads: heads, kvHeads: kvHeads, headSize: hs,
@@ -211,7 +211,7 @@ struct KernelTests {
                 let gatheredValues = visible.flatMap { values[$0 * kvDim..<($0 + 1) * kvDim] }
                 var single = [Float](repeating: .nan, count: dim)
                 var none: UInt64 = 0
-                var small = [Float](repeating: 0, count: 2 * visible.count)
+                var small = [Float](repeating: 0, count: 2 * visible.count + 16)
                 pool.attention(q: Array(q[i * dim..<(i + 1) * dim]), ldq: dim, out: &single, ldo: dim, keys: gatheredKeys, values: gatheredValues,
                                kvStride: kvDim, heads: heads, kvHeads: kvHeads, headSize: hs,
                                mask: AttentionBits(rows: 1, columns: visible.count, sharedPrefix: visible.count, wordsPerRow: 0, bits: &none),

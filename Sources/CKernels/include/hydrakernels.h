@@ -77,7 +77,7 @@ typedef struct {
     const uint64_t *bits; /* (n, words_per_row) visibility of slots shared_prefix..<columns */
     int words_per_row;
     float scale;         /* 1 / sqrt(head_size) */
-    float *scratch;      /* (threads, 2 * columns) scores and slot lists, threads = hk_pool_threads */
+    float *scratch;      /* (threads, 2 * columns + 16) scores and slot lists, threads = hk_pool_threads */
 } hk_attention_args;
 
 void hk_attention(hk_pool *pool, const hk_attention_args *args);
