@@ -213,9 +213,8 @@ struct BenchCommand: ParsableCommand {
                                        promptLength: promptLength, maxTokens: length, threads: Parallel.workers,
                                        kernel: KernelPool.shared.variant.rawValue, device: device, rows: rows)
         if format == .json { return try printJSON(report) }
-        print(String(format: "%@: %d parameters; %d prompts x %d tokens, %d threads, %@ kernels; this machine: %.1f GB/s memory, %.0f GB/s cache, %.0f GFLOP/s",
-                     checkpoint, report.parameters, prompts, length, Parallel.workers, report.kernel, device.bandwidth / 1e9,
-                     (device.cacheBandwidth ?? device.bandwidth) / 1e9, device.flops / 1e9))
+        print(String(format: "%@: %d parameters; %d prompts x %d tokens, %d threads; this machine: %.1f GB/s, %.0f GFLOP/s",
+                     checkpoint, report.parameters, prompts, length, Parallel.workers, device.bandwidth / 1e9, device.flops / 1e9))
         print("decoder        tree              nodes   tau   tok/s  speedup  model  draft ms  verify ms  = ar")
         for r in rows {
             print(r.decoder.padding(toLength: 14, withPad: " ", startingAt: 0) + " " + r.tree.padding(toLength: 16, withPad: " ", startingAt: 0)
