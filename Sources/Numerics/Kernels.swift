@@ -15,7 +15,7 @@ public final class KernelPool: @unchecked Sendable {
     public enum Variant: String, CaseIterable, Sendable {
         /// C vector extensions with baseline instructions (SSE2 on x86-64, NEON on arm64); no FMA on x86-64.
         case portable
-        /// AVX2 + FMA, 256-bit registers, 4 weight rows x 2 input rows per register block.
+        /// AVX2 + FMA, 256-bit registers, 4 weight rows x 3 input rows per register block.
         case avx2
         /// AVX-512F, 512-bit registers, 8 weight rows x 1 input row or 6 x 4 per register block.
         case avx512

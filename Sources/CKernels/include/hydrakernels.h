@@ -18,7 +18,7 @@ extern "C" {
 /** Which micro-kernels a pool runs. */
 typedef enum {
     HK_VARIANT_PORTABLE = 0, /* C vector extensions, baseline instructions, no FMA on x86-64 */
-    HK_VARIANT_AVX2 = 1,     /* AVX2 + FMA, 4 weight rows x 2 input rows per register block */
+    HK_VARIANT_AVX2 = 1,     /* AVX2 + FMA, 4 weight rows x 3 input rows per register block */
     HK_VARIANT_AVX512 = 2,   /* AVX-512F, 8 weight rows x 1 input row or 6 x 4 per register block */
 } hk_variant;
 
