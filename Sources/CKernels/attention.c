@@ -44,15 +44,6 @@ INLINE v8f exp8(v8f x) {
 
 INLINE float sum8(v8f a) { return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); }
 
-INLINE float dot(const float *a, const float *b, int count) {
-    v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
-    int k = 0;
-    for (; k + 8 <= count; k += 8) acc = acc + *(const v8f_u *)(a + k) * *(const v8f_u *)(b + k);
-    float s = sum8(acc);
-    for (; k < count; k++) s = s + a[k] * b[k];
-    return s;
-}
-
 /* In-place softmax over m scores (m >= 1). */
 INLINE void softmax(float *s, int m) {
     float top = -INFINITY;
@@ -76,10 +67,48 @@ INLINE void softmax(float *s, int m) {
     for (j = 0; j < m; j++) s[j] = s[j] * inv;
 }
 
+/* The sums of eight 8-lane accumulators in one fixed tree per accumulator: lanes (i, i+4), (i, i+2),
+ * (i, i+1); result lane j holds accumulator j's sum. */
+INLINE v8f reduce8(v8f a0, v8f a1, v8f a2, v8f a3, v8f a4, v8f a5, v8f a6, v8f a7) {
+    v8f t01 = __builtin_shufflevector(a0, a1, 0, 1, 2, 3, 8, 9, 10, 11) + __builtin_shufflevector(a0, a1, 4, 5, 6, 7, 12, 13, 14, 15);
+    v8f t23 = __builtin_shufflevector(a2, a3, 0, 1, 2, 3, 8, 9, 10, 11) + __builtin_shufflevector(a2, a3, 4, 5, 6, 7, 12, 13, 14, 15);
+    v8f t45 = __builtin_shufflevector(a4, a5, 0, 1, 2, 3, 8, 9, 10, 11) + __builtin_shufflevector(a4, a5, 4, 5, 6, 7, 12, 13, 14, 15);
+    v8f t67 = __builtin_shufflevector(a6, a7, 0, 1, 2, 3, 8, 9, 10, 11) + __builtin_shufflevector(a6, a7, 4, 5, 6, 7, 12, 13, 14, 15);
+    v8f u0 = __builtin_shufflevector(t01, t23, 0, 1, 4, 5, 8, 9, 12, 13) + __builtin_shufflevector(t01, t23, 2, 3, 6, 7, 10, 11, 14, 15);
+    v8f u1 = __builtin_shufflevector(t45, t67, 0, 1, 4, 5, 8, 9, 12, 13) + __builtin_shufflevector(t45, t67, 2, 3, 6, 7, 10, 11, 14, 15);
+    return __builtin_shufflevector(u0, u1, 0, 2, 4, 6, 8, 10, 12, 14) + __builtin_shufflevector(u0, u1, 1, 3, 5, 7, 9, 11, 13, 15);
+}
+
+/* scores[t] = dot(q, key of slots[t]) * scale for t < m, eight slots at a time (the list is padded to a
+ * multiple of 8 with its last slot; the padding's scores are written and ignored). Every score is the
+ * same operations: 8-lane products over the head in order, the fixed tree, then the tail in order. */
+INLINE void key_scores(const float *q, const float *keys, int stride, const int *slots, int m, int hs, float scale, float *scores) {
+    const int whole = hs / 8 * 8;
+    for (int t = 0; t < m; t += 8) {
+        const float *k[8];
+        for (int j = 0; j < 8; j++) k[j] = keys + (size_t)slots[t + j] * stride;
+        v8f a[8];
+        for (int j = 0; j < 8; j++) a[j] = (v8f){0, 0, 0, 0, 0, 0, 0, 0};
+        for (int d = 0; d < whole; d += 8) {
+            v8f qv = *(const v8f_u *)(q + d);
+            for (int j = 0; j < 8; j++) a[j] = a[j] + qv * *(const v8f_u *)(k[j] + d);
+        }
+        v8f sums = reduce8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+        for (int j = 0; j < 8; j++) {
+            float sum = sums[j];
+            for (int d = whole; d < hs; d++) sum = sum + q[d] * k[j][d];
+            scores[t + j] = sum * scale;
+        }
+    }
+}
+
+/* Each thread's scratch: (columns + 8) scores, then (columns + 8) slot indices. */
+#define SCRATCH_STRIDE(columns) (2 * (size_t)(columns) + 16)
+
 INLINE void attention_tasks(const hk_attention_args *a, long first, long last, float *scores) {
     const int hs = a->head_size, group = a->heads / a->kv_heads;
     const int tail = a->columns - a->shared_prefix;
-    int *slots = (int *)(scores + a->columns); /* (columns) the visible slots of the current row, in order */
+    int *slots = (int *)(scores + a->columns + 8); /* (columns + 8) the visible slots of the current row, in order */
     for (long task = first; task < last; task++) {
         int i = (int)(task / a->heads), h = (int)(task % a->heads), g = h / group;
         const float *q = a->q + (size_t)i * a->ldq + (size_t)h * hs;
@@ -99,7 +128,8 @@ INLINE void attention_tasks(const hk_attention_args *a, long first, long last, f
             for (int k = 0; k < hs; k++) out[k] = 0;
             continue;
         }
-        for (int t = 0; t < m; t++) scores[t] = dot(q, keys + (size_t)slots[t] * a->kv_stride, hs) * a->scale;
+        for (int t = m; t % 8 != 0; t++) slots[t] = slots[m - 1];
+        key_scores(q, keys, a->kv_stride, slots, m, hs, a->scale, scores);
         softmax(scores, m);
         /* out[k] = sum over t in order of p_t v_t[k]: one register per 8 columns, carried across t. */
         int k = 0;
@@ -140,7 +170,7 @@ typedef struct {
 static void attention_share(void *context, int thread, int threads) {
     (void)threads;
     attention_job *job = context;
-    float *scratch = job->args->scratch + (size_t)thread * 2 * job->args->columns;
+    float *scratch = job->args->scratch + (size_t)thread * SCRATCH_STRIDE(job->args->columns);
     for (;;) {
         long first = atomic_fetch_add_explicit(&job->next, job->chunk, memory_order_relaxed);
         if (first >= job->total) break;

@@ -32,7 +32,13 @@ struct hk_pool {
     pthread_mutex_t busy;        /* held by the caller running a job */
     hk_job job;
     void *context;
+    double solo_until_us;        /* run jobs on the caller alone until then (a worker was preempted) */
 };
+
+/* When the caller waits this long for a worker that joined a job, the worker was preempted (another
+ * process has its CPU): jobs then run on the caller alone for a while. Results do not change. */
+#define PREEMPTED_WAIT_US 300.0
+#define SOLO_PERIOD_US 50000.0
 
 typedef struct {
     hk_pool *pool;
@@ -70,12 +76,19 @@ static void *worker_main(void *argument) {
     for (;;) {
         unsigned g = atomic_load_explicit(&pool->generation, memory_order_acquire);
         if (g == seen && !atomic_load(&pool->stop)) {
-            double deadline = now_us() + pool->spin_us;
+            /* Spin with `pause` for the first 50 us (the next product of a pass comes within microseconds),
+             * then offer the CPU to other threads between checks until the spin time is over: on a machine
+             * shared with other processes a busy-spinning worker would take the time of the thread it waits for. */
+            double begin = now_us(), deadline = begin + pool->spin_us;
             for (int i = 0;; i++) {
                 cpu_relax();
                 g = atomic_load_explicit(&pool->generation, memory_order_acquire);
                 if (g != seen || atomic_load_explicit(&pool->stop, memory_order_relaxed)) break;
-                if ((i & 255) == 255 && now_us() > deadline) break;
+                if ((i & 255) == 255) {
+                    double now = now_us();
+                    if (now > deadline) break;
+                    if (now > begin + 50) sched_yield();
+                }
             }
         }
         if (g == seen && !atomic_load(&pool->stop)) {
@@ -123,7 +136,7 @@ hk_pool *hk_pool_create(int threads, int variant, int pin) {
     if (!pool) return NULL;
     pool->threads = threads < 1 ? 1 : (threads > 64 ? 64 : threads);
     pool->variant = hk_variant_supported(variant) ? variant : hk_best_variant();
-    pool->spin_us = 1000;
+    pool->spin_us = 500;
     pthread_mutex_init(&pool->mutex, NULL);
     pthread_cond_init(&pool->wake, NULL);
     pthread_mutex_init(&pool->busy, NULL);
@@ -193,6 +206,14 @@ void hk_pool_run(hk_pool *pool, hk_job job, void *context) {
         job(context, 0, 1);
         return;
     }
+    if (pool->solo_until_us > 0) {
+        if (now_us() < pool->solo_until_us) {
+            pthread_mutex_unlock(&pool->busy);
+            job(context, 0, 1);
+            return;
+        }
+        pool->solo_until_us = 0;
+    }
     pool->job = job;
     pool->context = context;
     atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
@@ -208,9 +229,17 @@ void hk_pool_run(hk_pool *pool, hk_job job, void *context) {
     /* Close the job, then wait for the workers that joined it; if one is not running (another process
      * has its CPU), give up the time slice. */
     int joined = (int)(atomic_fetch_or(&pool->ticket, TICKET_CLOSED) & TICKET_JOINED_MASK);
+    double waited_since = 0;
     for (int i = 0; atomic_load_explicit(&pool->done, memory_order_acquire) < joined; i++) {
         if (i < 4096) cpu_relax();
-        else sched_yield();
+        else {
+            if (waited_since == 0) waited_since = now_us();
+            sched_yield();
+        }
+    }
+    if (waited_since > 0) {
+        double now = now_us();
+        if (now - waited_since > PREEMPTED_WAIT_US) pool->solo_until_us = now + SOLO_PERIOD_US;
     }
     pthread_mutex_unlock(&pool->busy);
 }

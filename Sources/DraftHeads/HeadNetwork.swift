@@ -110,11 +110,19 @@ extension HeadNetwork {
             let input = j == 0 ? x : UnsafePointer(acts.output[j - 1].pointer)
             let width = j == 0 ? inputWidth : D
             let a = acts.preActivation[j].pointer, y = acts.output[j].pointer
-            // a = input · W_jᵀ + b_j
-            LayerPasses.matmulForward(a, input, blockWeights[j].pointer, n: n, in: width, out: D)
+            // a = input · W_jᵀ + b_j; y = residual(input) + SiLU(a), residual = input (identity) or input · Rᵀ
+            // (first Hydra block). Drafting's few rows: W_j and R in one pass over the input (HydraSim's kernels).
+            let fused = j == 0 && projection != nil && n <= 64
+            if fused, let projection {
+                KernelPool.shared.matmul(input, n: n, in: width, WeightSegment(blockWeights[j].pointer, rows: D, into: a, ldy: D),
+                                         WeightSegment(projection.pointer, rows: D, into: y, ldy: D))
+            } else {
+                LayerPasses.matmulForward(a, input, blockWeights[j].pointer, n: n, in: width, out: D)
+            }
             for r in 0..<n { Ops.add(a + r * D, blockBiases[j].pointer, n: D) }
-            // y = residual(input) + SiLU(a), residual = input (identity) or input · Rᵀ (first Hydra block)
-            if j == 0, let projection {
+            if fused {
+                // y holds input · Rᵀ already.
+            } else if j == 0, let projection {
                 LayerPasses.matmulForward(y, input, projection.pointer, n: n, in: width, out: D)
             } else {
                 y.update(from: input, count: n * D)

@@ -150,12 +150,23 @@ public final class PrefixAttentionPass {
 }
 
 /// Incremental inference of the prefix layer with its own KV cache: feed accepted hidden states, read the last output.
+///
+/// `feed(rows:)` runs the accepted tokens of a step in one pass (every weight streamed once for all of
+/// them, causal attention read as a shared prefix plus bits); its result has the bits of feeding them one
+/// at a time with `feed(_:)`.
 public final class PrefixAttentionState {
     let layer: PrefixAttentionLayer
     let rope: RotaryEmbedding
     /// Keys and values of the accepted positions (one layer).
     public let cache: KVCache
-    let xb: Tensor, q: Tensor, att: Tensor, hb: Tensor, hb2: Tensor, mid: Tensor, cos: Tensor, sin: Tensor
+    /// Buffers for up to `rows` tokens a pass (grown on demand).
+    var rows = 0
+    var xb = Tensor(zeros: [0]), q = Tensor(zeros: [0]), hb = Tensor(zeros: [0]), hb2 = Tensor(zeros: [0])
+    var mid = Tensor(zeros: [0]), out = Tensor(zeros: [0]), cos = Tensor(zeros: [0]), sin = Tensor(zeros: [0])
+    /// `(rows, words)` causal bits of the rows of one pass.
+    var bits: [UInt64] = []
+    /// `(threads, 2 * capacity + 16)` attention scores and slot lists (grown to the kernel pool's threads).
+    var scratch: Tensor
     /// `(D)` the output at the last fed position.
     public let output: Tensor
 
@@ -165,45 +176,87 @@ public final class PrefixAttentionState {
         one.layers = 1
         cache = KVCache(config: one, capacity: capacity)
         rope = RotaryEmbedding(headSize: layer.config.headSize)
+        scratch = Tensor(zeros: [1, 2 * capacity + 16])
+        output = Tensor(zeros: [layer.config.dim])
+        reserve(rows: 1)
+    }
+
+    /// Makes room for passes of `n` rows.
+    func reserve(rows n: Int) {
+        guard n > rows else { return }
         let c = layer.config
-        xb = Tensor(zeros: [c.dim]); q = Tensor(zeros: [c.dim]); att = Tensor(zeros: [capacity])
-        hb = Tensor(zeros: [c.hiddenDim]); hb2 = Tensor(zeros: [c.hiddenDim]); mid = Tensor(zeros: [c.dim])
-        cos = Tensor(zeros: [c.headSize / 2]); sin = Tensor(zeros: [c.headSize / 2])
-        output = Tensor(zeros: [c.dim])
+        xb = Tensor(zeros: [n, c.dim]); q = Tensor(zeros: [n, c.dim]); mid = Tensor(zeros: [n, c.dim]); out = Tensor(zeros: [n, c.dim])
+        hb = Tensor(zeros: [n, c.hiddenDim]); hb2 = Tensor(zeros: [n, c.hiddenDim])
+        cos = Tensor(zeros: [n, c.headSize / 2]); sin = Tensor(zeros: [n, c.headSize / 2])
+        let words = (n + 63) / 64
+        bits = [UInt64](repeating: 0, count: n * words)
+        for r in 0..<n {
+            for w in 0...(r / 64) { bits[r * words + w] = w < r / 64 || r % 64 == 63 ? ~0 : (1 << UInt64(r % 64 + 1)) - 1 }
+        }
+        rows = n
     }
 
     /// Feeds the base hidden state `h (D)` of the next accepted token (position = cache slot); returns the output `(D)`.
     @discardableResult
     public func feed(_ h: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+        pass(count: 1) { _ in h }
+    }
+
+    /// Feeds the base hidden states `(D)` of the next accepted tokens, in order, in one pass; returns the
+    /// output `(D)` at the last one (bit-identical to feeding them one at a time).
+    @discardableResult
+    public func feed(rows hidden: [UnsafePointer<Float>]) -> UnsafeMutablePointer<Float> {
+        guard !hidden.isEmpty else { return output.pointer }
+        return pass(count: hidden.count) { hidden[$0] }
+    }
+
+    /// The layer over `n` new rows `row(i) (D)` at the next cache slots.
+    func pass(count n: Int, row: (Int) -> UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
         let c = layer.config, w = layer
         let (D, KV, H, hs) = (c.dim, c.kvDim, c.hiddenDim, c.headSize)
         let slot = cache.count
-        precondition(slot < cache.capacity, "prefix-attention cache is full")
-        rope.angles(position: slot, cos: cos.pointer, sin: sin.pointer)
-        Ops.rmsNorm(xb.pointer, h, w.rmsAttention.pointer, n: D)
-        let k = cache.key(layer: 0, slot: slot), v = cache.value(layer: 0, slot: slot)
-        BLAS.matvec(w.wq.pointer, xb.pointer, q.pointer, out: D, in: D)
-        BLAS.matvec(w.wk.pointer, xb.pointer, k, out: KV, in: D)
-        BLAS.matvec(w.wv.pointer, xb.pointer, v, out: KV, in: D)
-        rope.rotate(q.pointer, heads: c.heads, cos: cos.pointer, sin: sin.pointer)
-        rope.rotate(k, heads: c.kvHeads, cos: cos.pointer, sin: sin.pointer)
-        let visible = slot + 1
-        let keys = cache.key(layer: 0, slot: 0), values = cache.value(layer: 0, slot: 0)
-        for head in 0..<c.heads {
-            let g = head / c.groupSize
-            BLAS.gemv(rows: visible, cols: hs, a: keys + g * hs, lda: KV, x: q.pointer + head * hs, y: att.pointer, alpha: 1 / Float(hs).squareRoot())
-            Ops.softmax(att.pointer, n: visible)
-            BLAS.gemv(rows: visible, cols: hs, a: values + g * hs, lda: KV, x: att.pointer, y: xb.pointer + head * hs, transposed: true)
+        precondition(slot + n <= cache.capacity, "prefix-attention cache is full")
+        reserve(rows: n)
+        let half = hs / 2
+        let xb = xb.pointer, q = q.pointer, mid = mid.pointer, out = out.pointer  // (n, D)
+        let hb = hb.pointer, hb2 = hb2.pointer                                  // (n, H)
+        let cos = cos.pointer, sin = sin.pointer                                // (n, hs/2)
+        for i in 0..<n {
+            rope.angles(position: slot + i, cos: cos + i * half, sin: sin + i * half)
+            Ops.rmsNorm(xb + i * D, row(i), w.rmsAttention.pointer, n: D)
         }
-        BLAS.matvec(w.wo.pointer, xb.pointer, mid.pointer, out: D, in: D)
-        Ops.add(mid.pointer, h, n: D)
-        Ops.rmsNorm(xb.pointer, mid.pointer, w.rmsFFN.pointer, n: D)
-        BLAS.matvec(w.w1.pointer, xb.pointer, hb.pointer, out: H, in: D)
-        BLAS.matvec(w.w3.pointer, xb.pointer, hb2.pointer, out: H, in: D)
-        Ops.swiglu(hb.pointer, hb.pointer, hb2.pointer, n: H)
-        BLAS.matvec(w.w2.pointer, hb.pointer, output.pointer, out: D, in: H)
-        Ops.add(output.pointer, mid.pointer, n: D)
-        cache.advance()
+        let k = cache.key(layer: 0, slot: slot), v = cache.value(layer: 0, slot: slot)  // (n, KV) each
+        // The base model's kernels: q | k | v in one pass over xb, causal attention, w1 | w3 fused.
+        let pool = KernelPool.shared
+        pool.matmul(xb, n: n, in: D,
+                    WeightSegment(w.wq.pointer, rows: D, into: q, ldy: D),
+                    WeightSegment(w.wk.pointer, rows: KV, into: k, ldy: KV),
+                    WeightSegment(w.wv.pointer, rows: KV, into: v, ldy: KV))
+        for i in 0..<n {
+            rope.rotate(q + i * D, heads: c.heads, cos: cos + i * half, sin: sin + i * half)
+            rope.rotate(k + i * KV, heads: c.kvHeads, cos: cos + i * half, sin: sin + i * half)
+        }
+        let keys = cache.key(layer: 0, slot: 0), values = cache.value(layer: 0, slot: 0)
+        if scratch.count < pool.threads * (2 * cache.capacity + 16) { scratch = Tensor(zeros: [pool.threads, 2 * cache.capacity + 16]) }
+        bits.withUnsafeBufferPointer { b in
+            pool.attention(q: q, ldq: D, out: xb, ldo: D, keys: keys, values: values, kvStride: KV,
+                           heads: c.heads, kvHeads: c.kvHeads, headSize: hs,
+                           mask: AttentionBits(rows: n, columns: slot + n, sharedPrefix: slot, wordsPerRow: (n + 63) / 64, bits: b.baseAddress!),
+                           scratch: scratch.pointer)
+        }
+        pool.matmul(xb, n: n, in: D, w.wo.pointer, rows: D, mid)
+        for i in 0..<n {
+            Ops.add(mid + i * D, row(i), n: D)
+            Ops.rmsNorm(xb + i * D, mid + i * D, w.rmsFFN.pointer, n: D)
+        }
+        pool.matmul(xb, n: n, in: D,
+                    WeightSegment(w.w1.pointer, rows: H, into: hb, ldy: H),
+                    WeightSegment(w.w3.pointer, rows: H, into: hb2, ldy: H))
+        for i in 0..<n { Ops.swiglu(hb + i * H, hb + i * H, hb2 + i * H, n: H) }
+        pool.matmul(hb, n: n, in: H, w.w2.pointer, rows: D, out)
+        for i in 0..<n { Ops.add(out + i * D, mid + i * D, n: D) }
+        cache.advance(by: n)
+        output.pointer.update(from: out + (n - 1) * D, count: D)
         return output.pointer
     }
 }

@@ -37,12 +37,10 @@ public enum BLAS {
 
     /// `y = W x` with the rows of `W` split across `Parallel.workers` (each worker streams its own
     /// share of the weights). Small matrices, where a fork-join costs more than it saves, run whole.
+    /// Runs on HydraSim's own kernels (`KernelPool.shared`), not OpenBLAS.
     @inlinable
     public static func matvecSplit(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, out: Int, in: Int) {
-        if Parallel.workers == 1 || out * `in` < 1 << 16 { matvec(w, x, y, out: out, in: `in`); return }
-        Parallel.chunks(out, minimumChunk: 64) { rows in
-            gemv(rows: rows.count, cols: `in`, a: w + rows.lowerBound * `in`, lda: `in`, x: x, y: y + rows.lowerBound)
-        }
+        KernelPool.shared.matmul(x, n: 1, in: `in`, w, rows: out, y)
     }
 
     /// `Y = X Wᵀ` for `n` row vectors `X` `(n, in)` and a weight matrix `W` `(out, in)`: one sgemm for all rows.
@@ -55,8 +53,11 @@ public enum BLAS {
     /// `Y = X Wᵀ` as `matmul`, with the rows of `W` (the output columns of `Y`) split across
     /// `Parallel.workers`: each worker streams its own share of the weights once for all `n` rows.
     /// Used where a batch of tokens is verified at once (tree verification, prompts, draft heads).
+    /// Up to 64 rows run on HydraSim's own kernels (`KernelPool.shared`: each weight row streamed once for all
+    /// rows); more rows (training) on OpenBLAS, which packs the weights and wins there.
     @inlinable
     public static func matmulSplit(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, out: Int, in: Int) {
+        if n <= 64 { KernelPool.shared.matmul(x, n: n, in: `in`, w, rows: out, y); return }
         // For a few rows, one sgemm per 64 rows of W: OpenBLAS (SkylakeX) then takes its small-matrix kernel,
         // which reads W in place, where a whole-matrix sgemm first copies (packs) all of W. Measured on this
         // machine for the house model's matrices: 8 rows 3.6 ms instead of 5.5 ms (BENCHMARKS.md).

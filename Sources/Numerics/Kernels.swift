@@ -15,9 +15,9 @@ public final class KernelPool: @unchecked Sendable {
     public enum Variant: String, CaseIterable, Sendable {
         /// C vector extensions with baseline instructions (SSE2 on x86-64, NEON on arm64); no FMA on x86-64.
         case portable
-        /// AVX2 + FMA, 256-bit registers, 4 weight rows x 2 input rows per register block.
+        /// AVX2 + FMA, 256-bit registers, 4 weight rows x 3 input rows per register block.
         case avx2
-        /// AVX-512F, 512-bit registers, 8 weight rows x 3 input rows per register block.
+        /// AVX-512F, 512-bit registers, 8 weight rows x 1 input row or 6 x 4 per register block.
         case avx512
 
         var raw: Int32 {
@@ -102,7 +102,7 @@ public final class KernelPool: @unchecked Sendable {
     }
 
     /// Attention of the `n` rows of `q` over `keys`/`values` `(columns, kvStride)` under `mask`
-    /// (`mask.columns` slots), written to `out (n, ldo)`; `scratch` holds `threads * 2 * columns` floats.
+    /// (`mask.columns` slots), written to `out (n, ldo)`; `scratch` holds `threads * (2 * columns + 16)` floats.
     public func attention(q: UnsafePointer<Float>, ldq: Int, out: UnsafeMutablePointer<Float>, ldo: Int,
                           keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
                           heads: Int, kvHeads: Int, headSize: Int, mask: AttentionBits, scratch: UnsafeMutablePointer<Float>) {
@@ -122,7 +122,7 @@ public final class KernelPool: @unchecked Sendable {
     /// The FMA peak of this pool's variant on all its threads, GFLOP/s (the best of `repeats`).
     public func measureFMAPeak(repeats: Int = 5) -> Double { hk_measure_fma_peak(raw, Int32(repeats)) }
 
-    /// Microseconds a worker spins for the next job before sleeping (default 1000).
+    /// Microseconds a worker waits for the next job before sleeping (default 500: 50 spinning, then yielding).
     public func setSpin(microseconds: Int) { hk_pool_set_spin(raw, Int32(microseconds)) }
 }
 

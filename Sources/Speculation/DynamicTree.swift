@@ -42,7 +42,18 @@ public final class DynamicTreeProposer: CandidateProposer {
         let rows = heads.config.kind.isSequential ? width : 1
         inputs = (0..<depth).map { Tensor(zeros: [rows, heads.heads[$0].inputWidth]) }
         activations = (0..<depth).map { HeadActivations(head: heads.heads[$0], rows: rows) }
+        topTokens = [Int](repeating: 0, count: rows * width)
+        topProbabilities = [Float](repeating: 0, count: rows * width)
+        candidates.reserveCapacity(depth * width * width)
+        pathScratch.reserveCapacity(depth + 1)
     }
+
+    /// `(rows, width)` top-k tokens and probabilities of the depth being drafted, candidates and a path buffer:
+    /// reused every step.
+    var topTokens: [Int]
+    var topProbabilities: [Float]
+    var candidates: [Candidate] = []
+    var pathScratch: [Int] = []
 
     struct Candidate {
         var token: Int
@@ -51,38 +62,46 @@ public final class DynamicTreeProposer: CandidateProposer {
         var rank: Int
         var probability: Float
         var value: Double        // cumulative log-probability
-        var path: [Int]          // tokens root first, this node last
     }
 
     public func propose(root: Int, state h: UnsafePointer<Float>) -> [DraftNode] {
         let V = heads.config.vocabularySize
         let sequential = heads.config.kind.isSequential
-        var candidates: [Candidate] = []
+        candidates.removeAll(keepingCapacity: true)
         var frontier: [Int] = [-1]      // candidate indices to expand (-1: the root)
+        let k = min(width, V)
         for d in 1...depth {
             let head = heads.heads[d - 1]
-            let expanded = sequential ? frontier : [frontier[0]]
-            for (row, parent) in expanded.enumerated() {
-                let path = parent < 0 ? [root] : candidates[parent].path
-                heads.assembleInput(head: d, hidden: h, path: sequential ? path : Array(repeating: root, count: d),
-                                    embedding: embedding, into: inputs[d - 1].pointer + row * head.inputWidth)
+            let expanded = sequential ? frontier.count : 1
+            for row in 0..<expanded {
+                // Tokens root first on the parent's path (walked up through the candidates; Medusa reads h alone).
+                pathScratch.removeAll(keepingCapacity: true)
+                var c = sequential ? frontier[row] : -1
+                while c >= 0 { pathScratch.append(candidates[c].token); c = candidates[c].parent }
+                pathScratch.append(root)
+                while pathScratch.count < d { pathScratch.append(root) }
+                pathScratch.reverse()
+                heads.assembleInput(head: d, hidden: h, path: pathScratch, embedding: embedding,
+                                    into: inputs[d - 1].pointer + row * head.inputWidth)
             }
-            head.forward(inputs[d - 1].pointer, rows: expanded.count, into: activations[d - 1])
-            var choices: [[(token: Int, p: Float)]] = []
-            for row in 0..<expanded.count {
-                let logits = activations[d - 1].logits.pointer + row * V
-                Ops.softmax(logits, n: V)
-                choices.append(TreeProposer.top(logits, count: V, k: width))
+            head.forward(inputs[d - 1].pointer, rows: expanded, into: activations[d - 1])
+            topTokens.withUnsafeMutableBufferPointer { tokens in
+                topProbabilities.withUnsafeMutableBufferPointer { probabilities in
+                    for row in 0..<expanded {
+                        TreeProposer.topSoftmax(activations[d - 1].logits.pointer + row * V, count: V, k: k,
+                                                tokens: tokens.baseAddress! + row * width, probabilities: probabilities.baseAddress! + row * width)
+                    }
+                }
             }
             var level: [Int] = []
             for (i, parent) in frontier.enumerated() {
                 let base = parent < 0 ? 0 : candidates[parent].value
-                let path = parent < 0 ? [root] : candidates[parent].path
-                for (rank, choice) in choices[sequential ? i : 0].enumerated() {
+                let row = sequential ? i : 0
+                for rank in 0..<k {
+                    let p = topProbabilities[row * width + rank]
                     level.append(candidates.count)
-                    candidates.append(Candidate(token: choice.token, parent: parent, depth: d, rank: rank, probability: choice.p,
-                                                value: base + Foundation.log(Double(max(choice.p, .leastNormalMagnitude))),
-                                                path: path + [choice.token]))
+                    candidates.append(Candidate(token: topTokens[row * width + rank], parent: parent, depth: d, rank: rank, probability: p,
+                                                value: base + Foundation.log(Double(max(p, .leastNormalMagnitude)))))
                 }
             }
             // Expand the most promising nodes of this depth next (ties: created first).

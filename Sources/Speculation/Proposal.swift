@@ -63,13 +63,17 @@ public final class RootOnlyProposer: CandidateProposer {
 /// - Independent (Medusa): every head runs once on `h`; node `[r1, ..., rk]` carries `topk(head_k)[rk]`.
 /// - Sequential (Hydra, Hydra++): heads run depth by depth, batched over the parents expanded at that
 ///   depth; node `[r1, ..., rk]` carries `topk(head_k(h, root, tokens on its path))[rk]`.
+///
+/// Everything a step needs is allocated once here (inputs, activations, top-k buffers, the mask's tree
+/// part); a step allocates only the returned node array.
 public final class TreeProposer: CandidateProposer {
     public let heads: DraftHeadSet
     public let tree: CandidateTree
     public let treeName: String
     public var maxNodeCount: Int { tree.nodeCount }
     public var maxDepth: Int { tree.depth }
-    let template: AttentionMask.TreeTemplate
+    /// The tree part of the verification mask (prefix 0); moved to each step's prefix in O(nodes).
+    let treeMask: AttentionMask
     let embedding: Tensor
     /// Candidates kept per expanded node: the largest rank in the tree plus one.
     public let width: Int
@@ -78,6 +82,15 @@ public final class TreeProposer: CandidateProposer {
     /// Node indices per depth 1...depth, and for each depth the distinct parents expanded there (in node order).
     let nodesAtDepth: [[Int]]
     let parentsAtDepth: [[Int]]
+    /// Per node: parent, rank, and the row of its parent among the rows run at its depth (0 for Medusa).
+    let parentOf: [Int]
+    let rankOf: [Int]
+    let rowOf: [Int]
+    /// `(rows, width)` top-k tokens and probabilities of the depth being drafted (reused every depth and step).
+    var topTokens: [Int]
+    var topProbabilities: [Float]
+    /// Tokens root first on the path being assembled (reused).
+    var pathScratch: [Int]
 
     public init(heads: DraftHeadSet, tree: CandidateTree, embedding: Tensor, name: String? = nil) throws {
         guard tree.depth <= heads.config.heads else {
@@ -91,53 +104,96 @@ public final class TreeProposer: CandidateProposer {
         self.tree = tree
         self.embedding = embedding
         treeName = name ?? "\(tree.nodeCount - 1)-node tree"
-        template = AttentionMask.TreeTemplate(tree.attentionMask)
-        width = (tree.paths.flatMap { $0 }.max() ?? 0) + 1
         let parents = tree.parents
+        treeMask = .tree(prefix: 0, parents: parents)
+        width = (tree.paths.flatMap { $0 }.max() ?? 0) + 1
         nodesAtDepth = (1...max(tree.depth, 1)).map { d in (1..<tree.nodeCount).filter { tree.paths[$0 - 1].count == d } }
         parentsAtDepth = nodesAtDepth.map { nodes in Array(Set(nodes.map { parents[$0] })).sorted() }
-        let rows = heads.config.kind.isSequential ? parentsAtDepth.map { max($0.count, 1) } : [Int](repeating: 1, count: max(tree.depth, 1))
+        let sequential = heads.config.kind.isSequential
+        let rows = sequential ? parentsAtDepth.map { max($0.count, 1) } : [Int](repeating: 1, count: max(tree.depth, 1))
         inputs = (0..<max(tree.depth, 1)).map { Tensor(zeros: [rows[$0], heads.heads[$0].inputWidth]) }
         activations = (0..<max(tree.depth, 1)).map { HeadActivations(head: heads.heads[$0], rows: rows[$0]) }
+        parentOf = parents
+        rankOf = [0] + tree.paths.map { $0.last! }
+        var rowOf = [Int](repeating: 0, count: tree.nodeCount)
+        for (d, nodes) in nodesAtDepth.enumerated() where sequential {
+            for node in nodes { rowOf[node] = parentsAtDepth[d].firstIndex(of: parents[node])! }
+        }
+        self.rowOf = rowOf
+        topTokens = [Int](repeating: 0, count: (rows.max() ?? 1) * width)
+        topProbabilities = [Float](repeating: 0, count: (rows.max() ?? 1) * width)
+        pathScratch = []
+        pathScratch.reserveCapacity(tree.depth + 1)
     }
 
     /// Drafts every node below `root` from the state `h (D)` the heads read (the base's last hidden state,
     /// or the prefix layer's output). Returns the nodes in tree order, root first.
     public func propose(root: Int, state h: UnsafePointer<Float>) -> [DraftNode] {
-        let parents = tree.parents
         var nodes = [DraftNode](repeating: DraftNode(token: root, parent: -1, depth: 0, rank: 0, draftProbability: 1), count: tree.nodeCount)
-        // Token path (root first) of every node, filled as depths are drafted.
-        var pathTokens = [[Int]](repeating: [root], count: tree.nodeCount)
         let V = heads.config.vocabularySize
+        let sequential = heads.config.kind.isSequential
         for d in 1...tree.depth {
             let head = heads.heads[d - 1]
-            let sequential = heads.config.kind.isSequential
-            let expanded = sequential ? parentsAtDepth[d - 1] : [0]
-            for (row, parent) in expanded.enumerated() {
-                // Medusa reads h alone, so one row serves every parent at this depth.
-                let path = sequential ? pathTokens[parent] : Array(repeating: root, count: d)
-                heads.assembleInput(head: d, hidden: h, path: path, embedding: embedding, into: inputs[d - 1].pointer + row * head.inputWidth)
+            let expanded = sequential ? parentsAtDepth[d - 1].count : 1
+            for row in 0..<expanded {
+                // The path's tokens, root first: walk up from the parent (Medusa reads h alone; any path will do).
+                pathScratch.removeAll(keepingCapacity: true)
+                var node = sequential ? parentsAtDepth[d - 1][row] : 0
+                while node > 0 { pathScratch.append(nodes[node].token); node = parentOf[node] }
+                pathScratch.append(root)
+                while pathScratch.count < d { pathScratch.append(root) }
+                pathScratch.reverse()
+                heads.assembleInput(head: d, hidden: h, path: pathScratch, embedding: embedding,
+                                    into: inputs[d - 1].pointer + row * head.inputWidth)
             }
-            head.forward(inputs[d - 1].pointer, rows: expanded.count, into: activations[d - 1])
-            var candidates: [Int: [(token: Int, p: Float)]] = [:]
-            for (row, parent) in expanded.enumerated() {
-                let logits = activations[d - 1].logits.pointer + row * V
-                Ops.softmax(logits, n: V)
-                candidates[parent] = Self.top(logits, count: V, k: width)
+            head.forward(inputs[d - 1].pointer, rows: expanded, into: activations[d - 1])
+            topTokens.withUnsafeMutableBufferPointer { tokens in
+                topProbabilities.withUnsafeMutableBufferPointer { probabilities in
+                    for row in 0..<expanded {
+                        let logits = activations[d - 1].logits.pointer + row * V
+                        Self.topSoftmax(logits, count: V, k: width, tokens: tokens.baseAddress! + row * width,
+                                        probabilities: probabilities.baseAddress! + row * width)
+                    }
+                }
             }
             for node in nodesAtDepth[d - 1] {
-                let rank = tree.paths[node - 1].last!
-                let parent = parents[node]
-                let choice = candidates[sequential ? parent : 0]![rank]
-                nodes[node] = DraftNode(token: choice.token, parent: parent, depth: d, rank: rank, draftProbability: choice.p)
-                pathTokens[node] = pathTokens[parent] + [choice.token]
+                let choice = rowOf[node] * width + rankOf[node]
+                nodes[node] = DraftNode(token: topTokens[choice], parent: parentOf[node], depth: d, rank: rankOf[node],
+                                        draftProbability: topProbabilities[choice])
             }
         }
         return nodes
     }
 
     public func mask(prefix: Int, nodes: [DraftNode]) -> AttentionMask {
-        nodes.count == tree.nodeCount ? template.mask(prefix: prefix) : .tree(prefix: prefix, parents: nodes.map(\.parent))
+        nodes.count == tree.nodeCount ? treeMask.withPrefix(prefix) : .tree(prefix: prefix, parents: nodes.map(\.parent))
+    }
+
+    /// The `k` most likely tokens of `softmax(logits)` (ties by lower id), most likely first, written to
+    /// `tokens (k)` and `probabilities (k)`: a partial selection over the logits, then one pass for the
+    /// normaliser (the softmax of the other tokens is never stored). `logits` is left as it is.
+    static func topSoftmax(_ logits: UnsafePointer<Float>, count: Int, k: Int,
+                           tokens: UnsafeMutablePointer<Int>, probabilities: UnsafeMutablePointer<Float>) {
+        let k = min(k, count)
+        var kept = 0
+        for v in 0..<count {
+            let x = logits[v]
+            if kept == k && !(x > logits[tokens[k - 1]]) { continue }
+            var i = kept == k ? k - 1 : kept
+            while i > 0 && logits[tokens[i - 1]] < x { tokens[i] = tokens[i - 1]; i -= 1 }
+            tokens[i] = v
+            if kept < k { kept += 1 }
+        }
+        // softmax: p = exp(x - max) / sum exp(. - max), the sum in eight lanes as Ops.softmax does.
+        let top = logits[tokens[0]]
+        var sum: Float = 0
+        var lanes = SIMD8<Float>(repeating: 0)
+        var v = 0
+        let shift = SIMD8<Float>(repeating: top)
+        while v + 8 <= count { lanes += FastMath.exp(FastMath.load(logits + v) - shift); v += 8 }
+        sum = lanes.sum()
+        while v < count { sum += Foundation.exp(logits[v] - top); v += 1 }
+        for i in 0..<kept { probabilities[i] = Foundation.exp(logits[tokens[i]] - top) / sum }
     }
 
     /// The `k` most likely tokens (ties by lower id), most likely first.

@@ -148,6 +148,8 @@ struct BenchCommand: ParsableCommand {
         var promptLength: Int
         var maxTokens: Int
         var threads: Int
+        /// The kernel variant that ran (avx512, avx2 or portable).
+        var kernel: String
         var device: DeviceProfile
         var rows: [SpeculativeRow]
     }
@@ -190,7 +192,7 @@ struct BenchCommand: ParsableCommand {
         }
         let arSpeed = Double(measured[0].tokens) / measured[0].seconds
         // The cost model's fixed cost per pass, fitted to this run: ar's time per token minus streaming the weights.
-        device.passOverhead = max(0, 1 / arSpeed - Double(transformer.config.parameterCount) * 4 / device.bandwidth)
+        device.passOverhead = max(0, 1 / arSpeed - Double(transformer.config.parameterCount) * 4 / device.bandwidth(streaming: Double(transformer.config.parameterCount) * 4))
         let rows = zip(configurations, measured).map { c, m -> SpeculativeRow in
             let heads = c.speculative?.heads
             let profile = ModelProfile(name: "this", parameters: Double(transformer.config.parameterCount), bytesPerParameter: 4,
@@ -208,7 +210,8 @@ struct BenchCommand: ParsableCommand {
                                   identicalToAR: m.identical)
         }
         let report = SpeculativeReport(checkpoint: checkpoint, parameters: transformer.config.parameterCount, prompts: prompts,
-                                       promptLength: promptLength, maxTokens: length, threads: Parallel.workers, device: device, rows: rows)
+                                       promptLength: promptLength, maxTokens: length, threads: Parallel.workers,
+                                       kernel: KernelPool.shared.variant.rawValue, device: device, rows: rows)
         if format == .json { return try printJSON(report) }
         print(String(format: "%@: %d parameters; %d prompts x %d tokens, %d threads; this machine: %.1f GB/s, %.0f GFLOP/s",
                      checkpoint, report.parameters, prompts, length, Parallel.workers, device.bandwidth / 1e9, device.flops / 1e9))

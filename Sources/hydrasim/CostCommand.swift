@@ -55,9 +55,9 @@ struct CostCommand: ParsableCommand {
         var threads: Int
         /// Streaming the model's own weights once (all its matrices), with the kernels' threads.
         var weightStreamMilliseconds: Double
-        var memoryBandwidthGBs: Double
-        var cacheBandwidthGBs: Double
-        var fmaPeakGFLOPs: Double
+        var memoryGigabytesPerSecond: Double
+        var cacheGigabytesPerSecond: Double
+        var fmaPeakGigaflops: Double
         /// Pass time for n tokens after a 64-token prefix (n = 1: `forward(token:)`), and pass(n) / pass(1).
         var passMilliseconds: [String: Double]
         var passRatio: [String: Double]
@@ -111,8 +111,8 @@ struct CostCommand: ParsableCommand {
             // The fixed cost of a pass, fitted to the real model: its one-token time minus streaming its weights once.
             profile.passOverhead = max(0, single - stream)
             figures = Measured(kernel: KernelPool.shared.variant.rawValue, threads: KernelPool.shared.threads,
-                               weightStreamMilliseconds: 1e3 * stream, memoryBandwidthGBs: f.memoryBandwidth / 1e9,
-                               cacheBandwidthGBs: f.cacheBandwidth / 1e9, fmaPeakGFLOPs: f.fmaPeak / 1e9,
+                               weightStreamMilliseconds: 1e3 * stream, memoryGigabytesPerSecond: f.memoryBandwidth / 1e9,
+                               cacheGigabytesPerSecond: f.cacheBandwidth / 1e9, fmaPeakGigaflops: f.fmaPeak / 1e9,
                                passMilliseconds: Dictionary(uniqueKeysWithValues: measured.map { (String($0.key), 1e3 * $0.value) }),
                                passRatio: Dictionary(uniqueKeysWithValues: measured.map { (String($0.key), $0.value / single) }),
                                oneTokenOverWeightStream: single / stream)
@@ -132,7 +132,8 @@ struct CostCommand: ParsableCommand {
         if format == "json" { return try printJSON(report) }
         if let m = figures {
             print(String(format: "measured here: kernel %@ on %d threads; streaming the model's weights once %.3f ms; memory %.0f GB/s, cache %.0f GB/s; FMA peak %.0f GFLOP/s; one-token pass / weight stream %.2f",
-                         m.kernel, m.threads, m.weightStreamMilliseconds, m.memoryBandwidthGBs, m.cacheBandwidthGBs, m.fmaPeakGFLOPs, m.oneTokenOverWeightStream))
+                         m.kernel, m.threads, m.weightStreamMilliseconds, m.memoryGigabytesPerSecond, m.cacheGigabytesPerSecond, m.fmaPeakGigaflops,
+                         m.oneTokenOverWeightStream))
         }
         print(String(format: "%@ on %@: %.1f GB/s, %.0f GFLOP/s, %.2f ms fixed per pass; one autoregressive step %.3f ms",
                      modelProfile.name, profile.name, profile.bandwidth / 1e9, profile.flops / 1e9,

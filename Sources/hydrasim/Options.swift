@@ -61,9 +61,9 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json, ids
 }
 
-/// Threads for OpenBLAS.
+/// Threads for HydraSim's kernels (and the row splits around OpenBLAS).
 struct ThreadOptions: ParsableArguments {
-    @Option(name: .long, help: "Threads for matrix products (default: all cores).")
+    @Option(name: .long, help: "Threads for matrix products (default: all cores). HYDRASIM_KERNEL=avx512|avx2|portable picks the kernels, HYDRASIM_PIN=1 pins the workers.")
     var threads: Int?
 
     func validate() throws {
@@ -71,8 +71,9 @@ struct ThreadOptions: ParsableArguments {
         if let threads, threads > 1024 { throw CLIError("--threads must be at most 1024, got \(threads)") }
     }
 
-    /// HydraSim splits matrix products across `threads` workers itself; OpenBLAS runs one thread in each
-    /// (its own threads spin between the many small products of decoding and training).
+    /// HydraSim's kernel pool (`KernelPool.shared`) runs decoding's products on `threads` threads; training's
+    /// large products split their rows across `threads` workers with OpenBLAS on one thread in each (its own
+    /// threads spin between the many small products).
     func apply() {
         BLAS.threads = 1
         if let threads { Parallel.workers = threads }

@@ -76,4 +76,30 @@ struct PrefixAttentionTests {
         }
         #expect(state.cache.count == T)
     }
+
+    @Test("feeding several accepted tokens in one pass gives the bits of feeding them one at a time")
+    func feedRowsIsBitIdentical() {
+        // Odd widths: dim 24 (3 heads of 8), hidden 44 (not a multiple of 8 or 16).
+        let config = ModelConfig(dim: 24, hiddenDim: 44, layers: 1, heads: 3, kvHeads: 1, vocabularySize: 9, maxSequenceLength: 40)
+        let layer = PrefixAttentionLayer(random: config, seed: 7)
+        var rng = XorShiftRandom(seed: 8)
+        let hidden = (0..<12 * 24).map { _ in rng.nextGaussian() }
+        hidden.withUnsafeBufferPointer { h in
+            let rows = (0..<12).map { h.baseAddress! + $0 * 24 }
+            let single = PrefixAttentionState(layer: layer, capacity: 40), batched = PrefixAttentionState(layer: layer, capacity: 40)
+            var outputs: [[UInt32]] = []
+            for r in rows { outputs.append(UnsafeBufferPointer(start: single.feed(r), count: 24).map(\.bitPattern)) }
+            // Steps of 1, 4, 2 and 5 accepted tokens.
+            var next = 0
+            for count in [1, 4, 2, 5] {
+                let out = batched.feed(rows: Array(rows[next..<next + count]))
+                next += count
+                #expect(UnsafeBufferPointer(start: out, count: 24).map(\.bitPattern) == outputs[next - 1], "after \(next) tokens")
+            }
+            for slot in 0..<12 {
+                #expect(UnsafeBufferPointer(start: batched.cache.key(layer: 0, slot: slot), count: 8).map(\.bitPattern)
+                        == UnsafeBufferPointer(start: single.cache.key(layer: 0, slot: slot), count: 8).map(\.bitPattern))
+            }
+        }
+    }
 }

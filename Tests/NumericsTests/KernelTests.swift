@@ -133,6 +133,27 @@ struct KernelTests {
         #expect(results == [true, true, true, true])
     }
 
+    @Test("a cancelled task that was running products leaves the pool usable (no hang, same bits)")
+    func cancelledPass() async {
+        let pool = KernelPool(threads: 2)
+        let x = randomFloats(2 * 64, seed: 31), w = randomFloats(512 * 64, seed: 32)
+        var serial = [Float](repeating: 0, count: 2 * 512)
+        Kernels.matmulSerial(pool.variant, x, n: 2, in: 64, w, rows: 512, &serial)
+        let expected = serial
+        let task = Task.detached {
+            var y = [Float](repeating: 0, count: 2 * 512)
+            var runs = 0
+            while !Task.isCancelled { pool.matmul(x, n: 2, in: 64, w, rows: 512, &y); runs += 1; await Task.yield() }
+            return runs
+        }
+        try? await Task.sleep(nanoseconds: 20_000_000)
+        task.cancel()
+        _ = await task.value
+        var y = [Float](repeating: 0, count: 2 * 512)
+        pool.matmul(x, n: 2, in: 64, w, rows: 512, &y)
+        #expect(bits(y) == bits(expected))
+    }
+
     @Test("HYDRASIM_KERNEL picks the variant of a new pool; an unknown or unsupported name falls back to the best")
     func environmentVariant() {
         setenv("HYDRASIM_KERNEL", "portable", 1)
@@ -163,7 +184,7 @@ struct KernelTests {
         for threads in [1, 2] {
             let pool = KernelPool(threads: threads, variant: variant)
             var out = [Float](repeating: .nan, count: n * dim)
-            var scratch = [Float](repeating: 0, count: threads * 2 * columns)
+            var scratch = [Float](repeating: 0, count: threads * (2 * columns + 16))
             rowBits.withUnsafeBufferPointer { b in
                 pool.attention(q: q, ldq: dim, out: &out, ldo: dim, keys: keys, values: values, kvStride: kvDim,
                                heads: heads, kvHeads: kvHeads, headSize: hs,
@@ -190,7 +211,7 @@ struct KernelTests {
                 let gatheredValues = visible.flatMap { values[$0 * kvDim..<($0 + 1) * kvDim] }
                 var single = [Float](repeating: .nan, count: dim)
                 var none: UInt64 = 0
-                var small = [Float](repeating: 0, count: 2 * visible.count)
+                var small = [Float](repeating: 0, count: 2 * visible.count + 16)
                 pool.attention(q: Array(q[i * dim..<(i + 1) * dim]), ldq: dim, out: &single, ldo: dim, keys: gatheredKeys, values: gatheredValues,
                                kvStride: kvDim, heads: heads, kvHeads: kvHeads, headSize: hs,
                                mask: AttentionBits(rows: 1, columns: visible.count, sharedPrefix: visible.count, wordsPerRow: 0, bits: &none),

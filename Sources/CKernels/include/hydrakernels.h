@@ -18,8 +18,8 @@ extern "C" {
 /** Which micro-kernels a pool runs. */
 typedef enum {
     HK_VARIANT_PORTABLE = 0, /* C vector extensions, baseline instructions, no FMA on x86-64 */
-    HK_VARIANT_AVX2 = 1,     /* AVX2 + FMA, 4 weight rows x 2 input rows per register block */
-    HK_VARIANT_AVX512 = 2,   /* AVX-512F, 8 weight rows x 3 input rows per register block */
+    HK_VARIANT_AVX2 = 1,     /* AVX2 + FMA, 4 weight rows x 3 input rows per register block */
+    HK_VARIANT_AVX512 = 2,   /* AVX-512F, 8 weight rows x 1 input row or 6 x 4 per register block */
 } hk_variant;
 
 /** 1 when this CPU (and OS) can run `variant`. */
@@ -36,7 +36,7 @@ hk_pool *hk_pool_create(int threads, int variant, int pin);
 void hk_pool_destroy(hk_pool *pool);
 int hk_pool_threads(const hk_pool *pool);
 int hk_pool_variant(const hk_pool *pool);
-/** Microseconds a worker spins for the next job before it sleeps (default 1000). */
+/** Microseconds a worker waits for the next job before it sleeps (default 500: 50 spinning, then yielding). */
 void hk_pool_set_spin(hk_pool *pool, int microseconds);
 
 /** A job: `thread` in 0..<threads does its share. */
@@ -77,7 +77,7 @@ typedef struct {
     const uint64_t *bits; /* (n, words_per_row) visibility of slots shared_prefix..<columns */
     int words_per_row;
     float scale;         /* 1 / sqrt(head_size) */
-    float *scratch;      /* (threads, 2 * columns) scores and slot lists, threads = hk_pool_threads */
+    float *scratch;      /* (threads, 2 * columns + 16) scores and slot lists, threads = hk_pool_threads */
 } hk_attention_args;
 
 void hk_attention(hk_pool *pool, const hk_attention_args *args);
