@@ -292,7 +292,9 @@ public final class DecodingSession {
         let fed = state.cache.count
         if fed >= count { state.cache.truncate(to: count - 1) }
         acceptedHidden.withUnsafeBufferPointer { all in
-            for i in state.cache.count..<count { state.feed(all.baseAddress! + i * D) }
+            // Every accepted state not fed yet, in one pass (bit-identical to feeding them one at a time).
+            let rows = (state.cache.count..<count).map { UnsafePointer(all.baseAddress! + $0 * D) }
+            state.feed(rows: rows)
         }
         return Array(UnsafeBufferPointer(start: state.output.pointer, count: D))
     }
