@@ -195,18 +195,4 @@ public final class TreeProposer: CandidateProposer {
         while v < count { sum += Foundation.exp(logits[v] - top); v += 1 }
         for i in 0..<kept { probabilities[i] = Foundation.exp(logits[tokens[i]] - top) / sum }
     }
-
-    /// The `k` most likely tokens (ties by lower id), most likely first.
-    static func top(_ p: UnsafePointer<Float>, count: Int, k: Int) -> [(token: Int, p: Float)] {
-        var best: [(token: Int, p: Float)] = []
-        best.reserveCapacity(k + 1)
-        for v in 0..<count {
-            if best.count == k, let last = best.last, p[v] <= last.p { continue }
-            var i = best.count
-            while i > 0 && best[i - 1].p < p[v] { i -= 1 }
-            best.insert((v, p[v]), at: i)
-            if best.count > k { best.removeLast() }
-        }
-        return best
-    }
 }
