@@ -7,6 +7,7 @@ hydrasim_need_packages() {
   pkg-config --exists openblas 2>/dev/null || missing+=(libopenblas-dev)
   pkg-config --exists libgvc 2>/dev/null || missing+=(libgraphviz-dev)
   pkg-config --exists libedit 2>/dev/null || missing+=(libedit-dev)
+  pkg-config --exists zlib 2>/dev/null || missing+=(zlib1g-dev)
   command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
   if [ "${1:-}" = "tests" ]; then
     python3 -c "import numpy" >/dev/null 2>&1 || missing+=(python3-numpy)
