@@ -62,6 +62,8 @@ struct DocumentedCommandsTests {
         try fm.createDirectory(at: package.appendingPathComponent("Output"), withIntermediateDirectories: true)
         try fm.createSymbolicLink(at: package.appendingPathComponent("Fixtures"), withDestinationURL: PackagePaths.fixtures)
         try fm.createSymbolicLink(at: folder.appendingPathComponent("shared"), withDestinationURL: PackagePaths.shared)
+        // The tool under a path without spaces: the README writes `$bin` unquoted, as a user's `bin=.build/release/hydrasim` allows.
+        try fm.createSymbolicLink(at: package.appendingPathComponent("hydrasim-bin"), withDestinationURL: URL(fileURLWithPath: CommandLineTests.executable))
         return package
     }
 
@@ -73,7 +75,7 @@ struct DocumentedCommandsTests {
         process.arguments = ["-c", "set -o pipefail; \(command.text)"]
         process.currentDirectoryURL = package
         var environment = ProcessInfo.processInfo.environment
-        environment["bin"] = CommandLineTests.executable
+        environment["bin"] = package.appendingPathComponent("hydrasim-bin").path
         environment["out"] = "Output/demo"
         environment["house"] = "Fixtures/models/house"
         environment["HYDRASIM_FIXTURES"] = nil
