@@ -148,3 +148,37 @@ public enum GreedyTreeSearch {
         }
     }
 }
+
+/// Chooses a tree for a machine: among the greedy search's trees of 1...N nodes, the one with the highest projected
+/// speedup, given this machine's measured cost of a verification pass and of drafting each tree.
+public enum SpeedupTreeSearch {
+    /// One candidate tree (the greedy search's first `nodes` choices) with its projected figures.
+    public struct Candidate: Codable, Equatable, Sendable {
+        public var nodes: Int
+        public var predictedTau: Double
+        /// Seconds of one verification pass over the tree (root included) and of drafting it.
+        public var verifySeconds: Double
+        public var draftSeconds: Double
+        /// predicted tau / ((verify + draft) / one-token pass).
+        public var projectedSpeedup: Double
+    }
+
+    /// Projected speedup of every prefix of `chosen` (greedy order), with `passSeconds(n)` the measured pass over `n`
+    /// tokens and `draftSeconds(paths)` the measured drafting of the tree of those paths.
+    public static func evaluate(_ chosen: [GreedyTreeSearch.Choice], passSeconds: (Int) -> Double,
+                                draftSeconds: ([[Int]]) -> Double) -> [Candidate] {
+        let one = passSeconds(1)
+        return chosen.indices.map { i in
+            let paths = chosen[...i].map(\.path)
+            let verify = passSeconds(i + 2), draft = draftSeconds(paths)
+            let tau = chosen[i].predictedTau
+            return Candidate(nodes: i + 1, predictedTau: tau, verifySeconds: verify, draftSeconds: draft,
+                             projectedSpeedup: tau / ((verify + draft) / one))
+        }
+    }
+
+    /// The candidate with the highest projected speedup (the smaller tree on a tie).
+    public static func best(_ candidates: [Candidate]) -> Candidate? {
+        candidates.max { $0.projectedSpeedup != $1.projectedSpeedup ? $0.projectedSpeedup < $1.projectedSpeedup : $0.nodes > $1.nodes }
+    }
+}

@@ -165,30 +165,48 @@ struct CostCommand: ParsableCommand {
 
     /// Median seconds of the real model's forward over `n` tree tokens after a 64-token prefix, per size.
     func measureForward(sizes: [Int]) throws -> [Int: Double] {
-        let model = try modelOptions.loadModel()
-        let prefix = min(64, model.config.maxSequenceLength - (sizes.max() ?? 1))
-        guard prefix >= 1 else { throw CLIError("the model's context is too short to time a tree of \(sizes.max() ?? 1) tokens") }
-        let state = model.makeState(cacheCapacity: model.config.maxSequenceLength)
-        let prompt = (0..<prefix).map { 3 + $0 % 200 }
-        _ = model.forward(tokens: prompt, positions: Array(0..<prefix), mask: .causal(prefix: 0, count: prefix), state: state)
-        var result: [Int: Double] = [:]
-        let clock = ContinuousClock()
-        for n in sizes {
-            // A chain-shaped tree (causal mask): the cost of a pass depends on n, not on the shape.
-            var times: [Double] = []
-            for _ in 0..<31 {
-                let start = clock.now
-                if n == 1 {
-                    _ = model.forward(token: 5, state: state)
-                } else {
-                    _ = model.forward(tokens: [Int](repeating: 5, count: n), positions: (0..<n).map { prefix + $0 },
-                                      mask: .causal(prefix: prefix, count: n), state: state)
-                }
-                times.append((clock.now - start).seconds)
-                state.cache.truncate(to: prefix)
-            }
-            result[n] = times.sorted()[times.count / 2]
-        }
-        return result
+        try measurePassSeconds(try modelOptions.loadModel(), sizes: sizes)
     }
+}
+
+/// Median seconds of `model`'s forward over `n` tree tokens after a 64-token prefix, per size (`cost --measure`,
+/// `tree optimize --objective speedup`).
+func measurePassSeconds(_ model: Transformer, sizes: [Int]) throws -> [Int: Double] {
+    let prefix = min(64, model.config.maxSequenceLength - (sizes.max() ?? 1))
+    guard prefix >= 1 else { throw CLIError("the model's context is too short to time a tree of \(sizes.max() ?? 1) tokens") }
+    let state = model.makeState(cacheCapacity: model.config.maxSequenceLength)
+    let prompt = (0..<prefix).map { 3 + $0 % 200 }
+    _ = model.forward(tokens: prompt, positions: Array(0..<prefix), mask: .causal(prefix: 0, count: prefix), state: state)
+    var result: [Int: Double] = [:]
+    let clock = ContinuousClock()
+    for n in sizes {
+        // A chain-shaped tree (causal mask): the cost of a pass depends on n, not on the shape.
+        var times: [Double] = []
+        for _ in 0..<31 {
+            let start = clock.now
+            if n == 1 {
+                _ = model.forward(token: 5, state: state)
+            } else {
+                _ = model.forward(tokens: [Int](repeating: 5, count: n), positions: (0..<n).map { prefix + $0 },
+                                  mask: .causal(prefix: prefix, count: n), state: state)
+            }
+            times.append((clock.now - start).seconds)
+            state.cache.truncate(to: prefix)
+        }
+        result[n] = times.sorted()[times.count / 2]
+    }
+    return result
+}
+
+/// Median seconds of one `propose` with `proposer` (a fixed hidden state; the cost does not depend on its values).
+func measureDraftSeconds(_ proposer: CandidateProposer, dim: Int) -> Double {
+    let hidden = [Float](repeating: 0.01, count: dim)
+    let clock = ContinuousClock()
+    var times: [Double] = []
+    for _ in 0..<11 {
+        let start = clock.now
+        _ = hidden.withUnsafeBufferPointer { proposer.propose(root: 5, state: $0.baseAddress!) }
+        times.append((clock.now - start).seconds)
+    }
+    return times.sorted()[times.count / 2]
 }

@@ -1,3 +1,4 @@
+import DraftHeads
 import ArgumentParser
 import Foundation
 import LanguageModel
@@ -76,6 +77,10 @@ struct TreeCommand: ParsableCommand {
         @Option(name: .long, help: "Candidates per head (default: every rank in the table).") var width: Int?
         @Option(name: .long, help: "json or text.") var format = "json"
         @Option(name: .long, help: "Also write the chosen paths as a tree file usable with --tree.") var out: String?
+        @Option(name: .long, help: "tau: the N nodes with the highest expected acceptance (Medusa's search); speedup: of the greedy trees of 1...N nodes, the one with the highest projected speedup on this machine (measured pass and draft times; needs --heads).")
+        var objective = "tau"
+        @Option(name: .long, help: "With --objective speedup: the heads that will draft the tree (their drafting is timed).") var heads: String?
+        @OptionGroup var model: ModelOptions
 
         struct Report: Encodable {
             var accuracies: String
@@ -84,6 +89,8 @@ struct TreeCommand: ParsableCommand {
             var values: [Double]
             var predictedTau: Double
             var predictedTauByNodes: [Double]
+            /// With --objective speedup: every candidate tree's measured costs and projected speedup.
+            var candidates: [SpeedupTreeSearch.Candidate]?
         }
 
         func validate() throws {
@@ -91,19 +98,41 @@ struct TreeCommand: ParsableCommand {
             if nodes < 1 { throw CLIError("--nodes must be at least 1, got \(nodes)") }
             if let maxDepth, maxDepth < 1 { throw CLIError("--max-depth must be at least 1, got \(maxDepth)") }
             if let width, width < 1 { throw CLIError("--width must be at least 1, got \(width)") }
+            if !["tau", "speedup"].contains(objective) { throw CLIError("--objective must be tau or speedup, got \(objective)") }
+            if objective == "speedup" && heads == nil { throw CLIError("--objective speedup needs --heads (the heads whose drafting is timed)") }
         }
 
         func run() throws {
             let table = try HeadAccuracyTable.read(accuracies, row: row)
-            let chosen = try GreedyTreeSearch.search(table, nodes: nodes, maxDepth: maxDepth, width: width)
+            var chosen = try GreedyTreeSearch.search(table, nodes: nodes, maxDepth: maxDepth, width: width)
             if chosen.count < nodes { printError("only \(chosen.count) nodes fit within depth and width limits") }
+            var candidates: [SpeedupTreeSearch.Candidate]?
+            if objective == "speedup", let heads {
+                let transformer = try model.loadModel()
+                let set = try DraftHeadsFile.read(heads, base: transformer.weights)
+                let passes = try measurePassSeconds(transformer, sizes: Array(1...(chosen.count + 1)))
+                let evaluated = SpeedupTreeSearch.evaluate(chosen, passSeconds: { passes[$0] ?? .infinity }) { paths in
+                    guard let tree = try? CandidateTree(paths: paths), let proposer = try? TreeProposer(heads: set, tree: tree, embedding: transformer.weights.tokenEmbedding)
+                    else { return .infinity }
+                    return measureDraftSeconds(proposer, dim: transformer.config.dim)
+                }
+                candidates = evaluated
+                if let best = SpeedupTreeSearch.best(evaluated) { chosen = Array(chosen.prefix(best.nodes)) }
+            }
             if let out {
                 let data = Data(("{\"paths\": [" + chosen.map { $0.path.description }.joined(separator: ", ") + "]}\n").utf8)
                 try AtomicFile.write(data, to: out)
             }
             let report = Report(accuracies: accuracies, nodes: chosen.count, paths: chosen.map(\.path), values: chosen.map(\.value),
-                                predictedTau: chosen.last?.predictedTau ?? 1, predictedTauByNodes: chosen.map(\.predictedTau))
+                                predictedTau: chosen.last?.predictedTau ?? 1, predictedTauByNodes: chosen.map(\.predictedTau), candidates: candidates)
             if format == "json" { return try printJSON(report) }
+            if let candidates {
+                print("nodes  predicted tau  verify ms  draft ms  projected speedup")
+                for c in candidates {
+                    print(String(format: "%5d  %13.3f  %9.3f  %8.3f  %16.2fx%@", c.nodes, c.predictedTau, c.verifySeconds * 1e3, c.draftSeconds * 1e3,
+                                 c.projectedSpeedup, c.nodes == chosen.count ? "  <- chosen" : ""))
+                }
+            }
             print("\(chosen.count) nodes from \(accuracies): predicted tau \(String(format: "%.3f", report.predictedTau))")
             for (i, c) in chosen.enumerated() {
                 print(String(format: "%3d  %-20@ value %.4f  tau %.3f", i + 1, c.path.description as NSString, c.value, c.predictedTau))

@@ -24,6 +24,20 @@ struct TreeDesignTests {
         #expect(try GreedyTreeSearch.search(table, nodes: 3, maxDepth: 1).map(\.path) == [[0], [1]])
     }
 
+    @Test("speedup search: of the greedy trees, the one whose tau pays most for its measured pass and draft cost, hand-checked")
+    func speedupSearch() throws {
+        // Values [0] .6, [0,0] .3, [1] .2: tau 1.6, 1.9, 2.1 for 1, 2, 3 nodes.
+        let chosen = try GreedyTreeSearch.search(HeadAccuracyTable(rank: [[0.6, 0.2], [0.5, 0.1]]), nodes: 3)
+        // A pass over n tokens costs 1 + 0.1 (n - 1); drafting costs 0.05 per path.
+        let candidates = SpeedupTreeSearch.evaluate(chosen, passSeconds: { 1 + 0.1 * Double($0 - 1) }, draftSeconds: { 0.05 * Double($0.count) })
+        let expected = [1.6 / 1.15, 1.9 / 1.3, 2.1 / 1.45]   // 1.391, 1.462, 1.448
+        for (c, e) in zip(candidates, expected) { #expect(abs(c.projectedSpeedup - e) < 1e-9) }
+        #expect(SpeedupTreeSearch.best(candidates)?.nodes == 2)
+        // Free verification: the biggest tree wins; costly verification: the smallest.
+        #expect(SpeedupTreeSearch.best(SpeedupTreeSearch.evaluate(chosen, passSeconds: { _ in 1 }, draftSeconds: { _ in 0 }))?.nodes == 3)
+        #expect(SpeedupTreeSearch.best(SpeedupTreeSearch.evaluate(chosen, passSeconds: { Double($0) }, draftSeconds: { _ in 0 }))?.nodes == 1)
+    }
+
     @Test("accuracy tables: rank accuracy from top-k, Medusa's published CSV needs a run name")
     func medusaTable() throws {
         #expect(HeadAccuracyTable(topK: [[0.5, 0.7, 0.75]]).rank[0].map { ($0 * 100).rounded() } == [50, 20, 5])
