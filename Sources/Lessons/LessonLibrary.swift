@@ -1,0 +1,191 @@
+import Foundation
+import LanguageModel
+import REPL
+
+/// The lessons as a learner uses them: the manifest, the evaluator that computes answers, and progress.
+///
+/// `hydrasim lesson` and the REPL's `lesson`/`check`/`hint` both go through it, so an answer is checked by the same
+/// code path everywhere (and in the author check).
+public final class LessonLibrary {
+    /// The `Lessons/` folder.
+    public let folder: String
+    public let manifest: LessonManifest
+    public let evaluator: Evaluator
+    public let store: ProgressStore?
+    /// The progress so far (saved after every change when there is a store).
+    public private(set) var progress: Progress
+    /// Set when the progress file was corrupted and set aside.
+    public private(set) var warning: String?
+
+    public init(folder: String, fixtures: String, store: ProgressStore?) throws {
+        self.folder = folder
+        manifest = try LessonManifest.read(folder + "/lessons.json")
+        evaluator = Evaluator(fixtures: fixtures)
+        self.store = store
+        if let store { (progress, warning) = store.load() } else { progress = Progress() }
+    }
+
+    /// The shipped `Lessons/` folder: `$HYDRASIM_LESSONS`, else the `Lessons` folder beside the `Fixtures` folder found.
+    public static func standardFolder() -> String? {
+        if let env = ProcessInfo.processInfo.environment["HYDRASIM_LESSONS"], !env.isEmpty { return env }
+        guard let fixtures = Fixtures.root else { return nil }
+        let folder = URL(fileURLWithPath: fixtures).deletingLastPathComponent().appendingPathComponent("Lessons").path
+        return FileManager.default.fileExists(atPath: folder + "/lessons.json") ? folder : nil
+    }
+
+    /// The library of the shipped lessons with the standard progress file.
+    public static func standard() throws -> LessonLibrary {
+        guard let folder = standardFolder(), let fixtures = Fixtures.root else {
+            throw LessonError("no Lessons/lessons.json found (looked beside the Fixtures folder; set HYDRASIM_LESSONS)")
+        }
+        return try LessonLibrary(folder: folder, fixtures: fixtures, store: .standard())
+    }
+
+    // MARK: Finding
+
+    /// A lesson by number (`3`), folder (`03-medusa-heads`) or the id prefix of its exercises (`medusa`).
+    public func lesson(_ word: String) throws -> Lesson {
+        if let n = Int(word), let l = manifest.lessons.first(where: { $0.number == n }) { return l }
+        if let l = manifest.lessons.first(where: { $0.folder == word || $0.folder.dropFirst(3) == word || $0.exercises.first?.id.hasPrefix(word + ".") == true }) { return l }
+        throw LessonError("no lesson '\(word)': lessons are 1...\(manifest.lessons.count) (hydrasim lesson list)")
+    }
+
+    /// An exercise by id, or an error suggesting the nearest ids.
+    public func exercise(_ id: String) throws -> Exercise {
+        if let e = manifest.exercises.first(where: { $0.id == id }) { return e }
+        let near = Suggestions.nearest(id, among: manifest.exercises.map(\.id), limit: 3)
+        throw LessonError("no exercise '\(id)'" + (near.isEmpty ? " (hydrasim lesson list shows them)" : "; did you mean \(near.map { "'\($0)'" }.joined(separator: " or "))?"))
+    }
+
+    // MARK: Answers
+
+    /// The simulator's answer to an exercise.
+    public func compute(_ exercise: Exercise) throws -> ComputedAnswer {
+        guard let lesson = manifest.lesson(of: exercise.id) else { throw LessonError("no lesson holds \(exercise.id)") }
+        do { return try evaluator.answer(exercise.question, base: lesson.session) } catch {
+            throw LessonError("exercise \(exercise.id): its question does not run: \(error)")
+        }
+    }
+
+    /// Checks a typed answer; records the attempt (and the solve) in the progress.
+    public func check(_ id: String, answer: String) throws -> (CheckResult, String) {
+        let e = try exercise(id)
+        let computed = try compute(e)
+        let result = AnswerChecker.check(answer, against: computed.value, for: e)
+        var entry = progress[id]
+        switch result {
+        case .correct:
+            entry.attempts += 1
+            entry.solved = true
+            progress[id] = entry
+            save()
+            return (result, "correct: \(id) solved" + (entry.revealed ? " (after a reveal)" : ""))
+        case .incorrect:
+            entry.attempts += 1
+            progress[id] = entry
+            save()
+            return (result, "not quite: \(id) is not \(answer.trimmingCharacters(in: .whitespaces)). " + (entry.hints < e.hints.count ? "hydrasim lesson hint \(id) gives a hint" : "hydrasim lesson reveal \(id) shows the answer"))
+        case .malformed(let problem):
+            return (result, "\(id): \(problem) (expected \(AnswerChecker.form(e)))")
+        }
+    }
+
+    /// The next hint of an exercise (the last one again once all were taken).
+    public func hint(_ id: String) throws -> String {
+        let e = try exercise(id)
+        var entry = progress[id]
+        let n = min(entry.hints, e.hints.count - 1)
+        entry.hints = max(entry.hints, n + 1)
+        progress[id] = entry
+        save()
+        return "hint \(n + 1) of \(e.hints.count): \(e.hints[n])"
+    }
+
+    /// The computed answer, recorded as revealed.
+    public func reveal(_ id: String) throws -> ComputedAnswer {
+        let e = try exercise(id)
+        let computed = try compute(e)
+        progress[id].revealed = true
+        save()
+        return computed
+    }
+
+    /// Forgets progress.
+    public func reset() throws {
+        progress = Progress()
+        try store?.reset()
+    }
+
+    private func save() {
+        guard let store else { return }
+        do { try store.save(progress) } catch { warning = "warning: progress not saved: \(error)" }
+    }
+
+    // MARK: Listing
+
+    /// A status mark: solved, revealed or open.
+    func status(_ id: String) -> String {
+        let p = progress[id]
+        return p.solved ? "solved" : p.revealed ? "revealed" : "open"
+    }
+
+    /// The lessons and their exercises with progress, as text.
+    public func listText() -> String {
+        var lines: [String] = []
+        for l in manifest.lessons {
+            let solved = l.exercises.filter { progress[$0.id].solved }.count
+            lines.append(String(format: "%2d  %@  (%d/%d solved)", l.number, l.title, solved, l.exercises.count))
+            for e in l.exercises {
+                let mark = progress[e.id].solved ? "✓" : progress[e.id].revealed ? "r" : " "
+                lines.append("    [\(mark)] \(e.id.padding(toLength: 14, withPad: " ", startingAt: 0)) \(e.kind.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(TextWrap.cut(e.prompt, 52))")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The lessons and their exercises with progress, as a JSON-ready value.
+    public func listJSON() -> [String: Any] {
+        ["format_version": LessonManifest.currentVersion,
+         "lessons": manifest.lessons.map { l in
+             ["id": l.number, "folder": l.folder, "title": l.title,
+              "exercises": l.exercises.map { e -> [String: Any] in
+                  var d: [String: Any] = ["id": e.id, "kind": e.kind.rawValue, "prompt": e.prompt, "hints": e.hints.count, "status": status(e.id),
+                                          "hints_taken": progress[e.id].hints, "attempts": progress[e.id].attempts]
+                  if let c = e.choices { d["choices"] = c }
+                  return d
+              }] as [String: Any]
+         }]
+    }
+
+    /// Solved, revealed and open counts per lesson, as text.
+    public func progressText() -> String {
+        var lines: [String] = []
+        var total = 0, solved = 0
+        for l in manifest.lessons {
+            let s = l.exercises.filter { progress[$0.id].solved }.count
+            let r = l.exercises.filter { progress[$0.id].revealed && !progress[$0.id].solved }.count
+            total += l.exercises.count
+            solved += s
+            lines.append(String(format: "%2d  %-36@ %d/%d solved%@", l.number, l.title, s, l.exercises.count, r > 0 ? ", \(r) revealed" : ""))
+        }
+        lines.append("\(solved) of \(total) exercises solved" + (store.map { " (progress in \($0.path))" } ?? ""))
+        return lines.joined(separator: "\n")
+    }
+
+    /// A lesson's text (`lesson.md`), raw.
+    public func text(of lesson: Lesson) throws -> String {
+        let path = "\(folder)/\(lesson.folder)/lesson.md"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw LessonError("\(path): cannot read the lesson text") }
+        return text
+    }
+
+    /// The REPL script of a lesson (`session.txt`), if it has one.
+    public func scriptPath(of lesson: Lesson) -> String { "\(folder)/\(lesson.folder)/session.txt" }
+}
+
+/// Cutting and wrapping text to a width.
+enum TextWrap {
+    static func cut(_ text: String, _ width: Int) -> String {
+        text.count <= width ? text : String(text.prefix(width - 1)) + "…"
+    }
+}
