@@ -139,6 +139,19 @@ public final class Evaluator {
             case "tokens": return ComputedAnswer(value: .integer(s.tokens.count), how: how + ", tokens emitted")
             default: return ComputedAnswer(value: .text(words(s.tokens, bench)), how: how + ", the text emitted")
             }
+        case "first_tokens":
+            let n = question.count ?? 10
+            let bench = try workbench(setup.modelName)
+            var steps = 0
+            var s: DecodingSession
+            repeat {
+                steps += 1
+                (s, _) = try session(setup, after: steps)
+            } while s.tokens.count < n && s.stopReason == nil
+            return ComputedAnswer(value: .text(words(Array(s.tokens.prefix(n)), bench)), how: "\(where_): the first \(n) tokens emitted")
+        case "constant":
+            guard let x = question.value else { throw LessonError("constant needs a value") }
+            return ComputedAnswer(value: .number(x), how: AnswerValue.format(x))
         case "root_token":
             let (s, bench) = try session(setup, after: (question.step ?? 1) - 1)
             return ComputedAnswer(value: .text(words([s.pendingRoot], bench)), how: "\(where_): the root of step \(question.step ?? 1) (the base model's own next token)")
@@ -147,9 +160,9 @@ public final class Evaluator {
         }
     }
 
-    /// Token texts joined as the text reads (leading spaces dropped, for answers).
+    /// Tokens as the text reads (as after BOS: no leading space), for answers.
     func words(_ tokens: [Int], _ bench: Workbench) -> String {
-        tokens.map { bench.tokenizer.pieceText($0).trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        bench.tokenizer.decode(tokens, after: 1).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// A fact about one step's record: its accepted path, a node's token, outcome or probabilities.

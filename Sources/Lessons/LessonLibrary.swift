@@ -29,8 +29,13 @@ public final class LessonLibrary {
     public static func standardFolder() -> String? {
         if let env = ProcessInfo.processInfo.environment["HYDRASIM_LESSONS"], !env.isEmpty { return env }
         guard let fixtures = Fixtures.root else { return nil }
-        let folder = URL(fileURLWithPath: fixtures).deletingLastPathComponent().appendingPathComponent("Lessons").path
-        return FileManager.default.fileExists(atPath: folder + "/lessons.json") ? folder : nil
+        // Beside the Fixtures folder found, or beside the one it links to (a checkout that links the shipped data).
+        let found = URL(fileURLWithPath: fixtures)
+        for base in [found, found.resolvingSymlinksInPath()] {
+            let folder = base.deletingLastPathComponent().appendingPathComponent("Lessons").path
+            if FileManager.default.fileExists(atPath: folder + "/lessons.json") { return folder }
+        }
+        return nil
     }
 
     /// The library of the shipped lessons with the standard progress file.

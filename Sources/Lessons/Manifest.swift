@@ -46,6 +46,7 @@ public struct LessonSetup: Codable, Equatable, Sendable {
         if let tree { s.tree = tree }
         if let rule { s.rule = rule }
         if let temperature { s.temperature = temperature }
+        if rule == "greedy" && temperature == nil { s.temperature = nil }   // as the REPL's `set rule greedy`
         if let topP { s.topP = topP }
         if let eps { s.eps = eps }
         if let delta { s.delta = delta }
@@ -114,6 +115,8 @@ public struct Question: Codable, Equatable, Sendable {
     public var device: String?
     public var profile: String?
     public var tau: Double?
+    /// The number a `constant` question gives (for formulas such as 1 - p).
+    public var value: Double?
     /// A formula: `sub`, `add`, `mul`, `div` over numbers, `same` (yes when the operands agree), `largest`,
     /// `smallest` (the label of the operand with the largest or smallest value).
     public var op: String?
@@ -128,7 +131,7 @@ public struct Question: Codable, Equatable, Sendable {
         "draft_probability": .number, "threshold": .number, "tau": .number, "tokens": .integer, "emitted_text": .token,
         "cache_length": .integer, "position_id": .integer, "tree_nodes": .integer, "tree_depth": .integer, "leaves": .integer,
         "mask_row": .nodes, "distinct_tokens": .integer, "repeated_tokens": .integer, "tree_search": .paths,
-        "predicted_tau": .number, "speedup": .number, "overhead": .number, "forward_ms": .number, "root_token": .token,
+        "predicted_tau": .number, "speedup": .number, "overhead": .number, "forward_ms": .number, "root_token": .token, "constant": .number, "first_tokens": .token,
     ]
     /// Formulas and the kind of value each gives (`same` gives yes/no, `largest`/`smallest` a choice).
     public static let formulas: [String: AnswerKind] = [
