@@ -21,7 +21,7 @@ public struct TerminalMarkdown {
             let widths = (0..<columns).map { c in table.map { c < $0.count ? $0[c].count : 0 }.max() ?? 0 }
             for (r, row) in table.enumerated() {
                 let cells = (0..<columns).map { c in (c < row.count ? row[c] : "").padding(toLength: widths[c], withPad: " ", startingAt: 0) }
-                out.append(String(("  " + cells.joined(separator: "  ")).prefix(width)))
+                out.append(trimmedEnd(String(("  " + cells.joined(separator: "  ")).prefix(width))))
                 if r == 0 { out.append(String(("  " + widths.map { String(repeating: "─", count: $0) }.joined(separator: "  ")).prefix(width))) }
             }
             table.removeAll()
@@ -59,6 +59,12 @@ public struct TerminalMarkdown {
         }
         flushParagraph(); flushTable()
         return out.joined(separator: "\n").trimmingCharacters(in: .newlines)
+    }
+
+    func trimmedEnd(_ line: String) -> String {
+        var l = line
+        while l.last == " " { l.removeLast() }
+        return l
     }
 
     /// `- `, `* `, or `1. ` at the start of a line.
