@@ -171,7 +171,8 @@ public final class LessonLibrary {
             let r = l.exercises.filter { progress[$0.id].revealed && !progress[$0.id].solved }.count
             total += l.exercises.count
             solved += s
-            lines.append(String(format: "%2d  %-36@ %d/%d solved%@", l.number, l.title, s, l.exercises.count, r > 0 ? ", \(r) revealed" : ""))
+            lines.append(String(format: "%2d  ", l.number) + l.title.padding(toLength: 26, withPad: " ", startingAt: 0)
+                         + " \(s)/\(l.exercises.count) solved" + (r > 0 ? ", \(r) revealed" : ""))
         }
         lines.append("\(solved) of \(total) exercises solved" + (store.map { " (progress in \($0.path))" } ?? ""))
         return lines.joined(separator: "\n")
