@@ -109,7 +109,7 @@ public final class Evaluator {
     public func answer(_ question: Question, base: LessonSetup) throws -> ComputedAnswer {
         let setup = (question.setup ?? LessonSetup()).over(base)
         if let op = question.op { return try formula(op, question.operands ?? [], base: setup) }
-        let where_ = setup.summary
+        let settings = setup.summary
         switch question.what {
         case "tree_nodes", "tree_depth", "leaves", "mask_row", "speedup", "overhead":
             let tree = try CandidateTree.load(setup.tree ?? "mc_sim_7b_63", presetFolder: fixtures + "/trees")
@@ -133,7 +133,7 @@ public final class Evaluator {
         case "tau", "tokens", "emitted_text":
             let steps = question.steps ?? question.step ?? 1
             let (s, bench) = try session(setup, after: steps)
-            let how = "\(where_): after \(steps) step\(steps == 1 ? "" : "s")"
+            let how = "\(settings): after \(steps) step\(steps == 1 ? "" : "s")"
             switch question.what {
             case "tau": return ComputedAnswer(value: .number(s.meanAcceptance), how: how + ", tokens / steps")
             case "tokens": return ComputedAnswer(value: .integer(s.tokens.count), how: how + ", tokens emitted")
@@ -148,13 +148,13 @@ public final class Evaluator {
                 steps += 1
                 (s, _) = try session(setup, after: steps)
             } while s.tokens.count < n && s.stopReason == nil
-            return ComputedAnswer(value: .text(words(Array(s.tokens.prefix(n)), bench)), how: "\(where_): the first \(n) tokens emitted")
+            return ComputedAnswer(value: .text(words(Array(s.tokens.prefix(n)), bench)), how: "\(settings): the first \(n) tokens emitted")
         case "constant":
             guard let x = question.value else { throw LessonError("constant needs a value") }
             return ComputedAnswer(value: .number(x), how: AnswerValue.format(x))
         case "root_token":
             let (s, bench) = try session(setup, after: (question.step ?? 1) - 1)
-            return ComputedAnswer(value: .text(words([s.pendingRoot], bench)), how: "\(where_): the root of step \(question.step ?? 1) (the base model's own next token)")
+            return ComputedAnswer(value: .text(words([s.pendingRoot], bench)), how: "\(settings): the root of step \(question.step ?? 1) (the base model's own next token)")
         default:
             return try stepFact(question, setup: setup)
         }

@@ -236,51 +236,51 @@ public struct LessonManifest: Codable, Equatable, Sendable {
             guard lesson.number == i + 1 else { throw fail("lesson '\(lesson.title)' is number \(lesson.number), expected \(i + 1) (lessons are numbered in order)") }
             guard lesson.folder.hasPrefix(String(format: "%02d-", lesson.number)) else { throw fail("lesson \(lesson.number)'s folder '\(lesson.folder)' should start with \(String(format: "%02d-", lesson.number))") }
             for exercise in lesson.exercises {
-                let where_ = "exercise \(exercise.id)"
+                let place = "exercise \(exercise.id)"
                 guard !exercise.id.isEmpty, exercise.id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "+" }) else {
-                    throw fail("\(where_): an id is letters, digits, dots and dashes")
+                    throw fail("\(place): an id is letters, digits, dots and dashes")
                 }
-                guard seen.insert(exercise.id).inserted else { throw fail("\(where_) appears twice") }
+                guard seen.insert(exercise.id).inserted else { throw fail("\(place) appears twice") }
                 guard (1...3).contains(exercise.hints.count), !exercise.hints.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
-                    throw fail("\(where_): needs one to three non-empty hints, has \(exercise.hints.count)")
+                    throw fail("\(place): needs one to three non-empty hints, has \(exercise.hints.count)")
                 }
                 if exercise.kind == .choice {
-                    guard let choices = exercise.choices, choices.count >= 2 else { throw fail("\(where_): a choice question needs at least two choices") }
+                    guard let choices = exercise.choices, choices.count >= 2 else { throw fail("\(place): a choice question needs at least two choices") }
                 } else if exercise.choices != nil {
-                    throw fail("\(where_): only a choice question has choices")
+                    throw fail("\(place): only a choice question has choices")
                 }
-                if let t = exercise.tolerance, !(t >= 0 && t.isFinite) { throw fail("\(where_): tolerance must be a number >= 0") }
+                if let t = exercise.tolerance, !(t >= 0 && t.isFinite) { throw fail("\(place): tolerance must be a number >= 0") }
                 try validate(exercise.question, exercise: exercise, top: true, fail: fail)
             }
         }
     }
 
     private func validate(_ q: Question, exercise: Exercise, top: Bool, fail: (String) -> LessonError) throws {
-        let where_ = "exercise \(exercise.id)"
+        let place = "exercise \(exercise.id)"
         if let op = q.op {
             guard Question.formulas[op] != nil else {
-                throw fail("\(where_): unknown formula '\(op)' (\(Question.formulas.keys.sorted().joined(separator: ", ")))")
+                throw fail("\(place): unknown formula '\(op)' (\(Question.formulas.keys.sorted().joined(separator: ", ")))")
             }
-            guard let operands = q.operands, operands.count >= 2 else { throw fail("\(where_): formula \(op) needs at least two operands") }
+            guard let operands = q.operands, operands.count >= 2 else { throw fail("\(place): formula \(op) needs at least two operands") }
             for operand in operands { try validate(operand, exercise: exercise, top: false, fail: fail) }
             if op == "largest" || op == "smallest" {
-                guard operands.allSatisfy({ $0.label != nil }) else { throw fail("\(where_): every operand of \(op) needs a label") }
+                guard operands.allSatisfy({ $0.label != nil }) else { throw fail("\(place): every operand of \(op) needs a label") }
                 let labels = operands.compactMap(\.label)
-                guard Set(labels).isSubset(of: Set(exercise.choices ?? [])) else { throw fail("\(where_): the labels \(labels) must be among the choices") }
+                guard Set(labels).isSubset(of: Set(exercise.choices ?? [])) else { throw fail("\(place): the labels \(labels) must be among the choices") }
             }
         } else {
             guard Question.facts[q.what] != nil else {
                 let near = Suggestions.nearest(q.what, among: Array(Question.facts.keys))
-                throw fail("\(where_): unknown fact '\(q.what)'" + (near.isEmpty ? "" : "; did you mean '\(near[0])'?"))
+                throw fail("\(place): unknown fact '\(q.what)'" + (near.isEmpty ? "" : "; did you mean '\(near[0])'?"))
             }
         }
         if top, let kind = q.valueKind {
             if !exercise.kind.accepts(kind) {
-                throw fail("\(where_): kind \(exercise.kind.rawValue) cannot check '\(q.op ?? q.what)', which gives \(kind.rawValue)")
+                throw fail("\(place): kind \(exercise.kind.rawValue) cannot check '\(q.op ?? q.what)', which gives \(kind.rawValue)")
             }
         }
         if let setup = q.setup {
-            do { _ = try setup.spec() } catch { throw fail("\(where_): \(error)") }
+            do { _ = try setup.spec() } catch { throw fail("\(place): \(error)") }
         }
     }
 

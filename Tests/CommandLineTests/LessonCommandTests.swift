@@ -36,7 +36,7 @@ struct LessonCommandTests {
         let houseSeconds = (clock.now - houseStart) / .seconds(1)
         print(String(format: "lesson check: toy %.2f s, house model %.2f s", seconds, houseSeconds))
         #expect(house.status == 1 && house.stdout.hasPrefix("not quite"))
-        #expect(houseSeconds < 2)
+        #expect(houseSeconds < 6)   // about 0.8 s alone; loose because the suite runs in parallel
         let malformed = try Self.run(["check", "hydra.2", "three"], home: home)
         #expect(malformed.status == 2 && malformed.stdout.isEmpty && malformed.stderr.contains("whole number"))
         let empty = try Self.run(["check", "hydra.2"], home: home)
