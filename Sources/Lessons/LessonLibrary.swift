@@ -115,6 +115,42 @@ public final class LessonLibrary {
         return computed
     }
 
+    /// The author check: every exercise's question runs, its computed answer passes `check`, a plausible wrong answer
+    /// fails, and its hints exist. Returns one line per problem (none: all good) and the slowest exercise's time.
+    /// Progress is not touched. The tests and `hydrasim lesson verify` both run this.
+    public func authorCheck() -> (problems: [String], slowest: (id: String, seconds: Double)) {
+        var problems: [String] = []
+        var slowest = (id: "", seconds: 0.0)
+        let clock = ContinuousClock()
+        for e in manifest.exercises {
+            let start = clock.now
+            do {
+                let computed = try compute(e)
+                let right = AnswerChecker.check(computed.value.typed, against: computed.value, for: e)
+                if right != .correct { problems.append("\(e.id): its computed answer '\(computed.value.typed)' does not pass check (\(right))") }
+                let wrong = AnswerChecker.plausibleWrong(computed.value, for: e)
+                let verdict = AnswerChecker.check(wrong, against: computed.value, for: e)
+                if verdict != .incorrect { problems.append("\(e.id): the wrong answer '\(wrong)' gives \(verdict), not incorrect") }
+                if computed.how.isEmpty { problems.append("\(e.id): no account of how the answer was computed") }
+            } catch {
+                problems.append("\(error)")
+            }
+            if !(1...3).contains(e.hints.count) { problems.append("\(e.id): \(e.hints.count) hints") }
+            let seconds = (clock.now - start) / .seconds(1)
+            if seconds > slowest.seconds { slowest = (e.id, seconds) }
+        }
+        return (problems, slowest)
+    }
+
+    /// The settings an exercise's question runs on (its own, or its first operand's, over its lesson's), for
+    /// `lesson ID` in the REPL.
+    public func setup(of exercise: Exercise) -> LessonSetup? {
+        guard let lesson = manifest.lesson(of: exercise.id) else { return nil }
+        var q = exercise.question
+        while q.setup == nil, let first = q.operands?.first { q = first }
+        return (q.setup ?? LessonSetup()).over(lesson.session)
+    }
+
     /// Forgets progress.
     public func reset() throws {
         progress = Progress()

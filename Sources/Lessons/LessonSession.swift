@@ -2,7 +2,7 @@ import Foundation
 import REPL
 import Speculation
 
-/// The REPL with lessons: handles `lesson N`, `check ID ANSWER`, `hint ID` and `lessons`, and forwards every other
+/// The REPL with lessons: handles `lesson N` (or `lesson ID`: that exercise's settings), `check ID ANSWER`, `hint ID` and `lessons`, and forwards every other
 /// line to the `Interpreter` (which `lesson N` replaces with one on that lesson's session: its model, decoder and prompt).
 public final class LessonSession {
     public private(set) var interpreter: Interpreter
@@ -32,7 +32,7 @@ public final class LessonSession {
             }
         case "help" where words.count == 1:
             var reply = interpreter.execute(line)
-            reply.text += "\nLessons: lesson N (set up lesson N's session), lessons (list them), check ID ANSWER, hint ID."
+            reply.text += "\nLessons: lesson N (set up lesson N's session; lesson ID: an exercise's), lessons (list them), check ID ANSWER, hint ID."
             return reply
         default:
             return interpreter.execute(line)
@@ -44,9 +44,10 @@ public final class LessonSession {
         case "lessons":
             return library.listText()
         case "lesson":
-            guard args.count == 1 else { throw LessonError("lesson takes a lesson number, e.g. lesson 2 (lessons lists them)") }
-            let lesson = try library.lesson(args[0])
-            let setup = lesson.session
+            guard args.count == 1 else { throw LessonError("lesson takes a lesson number or an exercise id, e.g. lesson 2 or lesson rules.6 (lessons lists them)") }
+            let exercise = library.manifest.exercises.first { $0.id == args[0] }
+            let lesson = try exercise.flatMap { library.manifest.lesson(of: $0.id) } ?? library.lesson(args[0])
+            let setup = exercise.flatMap { library.setup(of: $0) } ?? lesson.session
             let bench = try library.evaluator.workbench(setup.modelName)
             let next = try Interpreter(workbench: bench, spec: try library.evaluator.spec(setup), prompt: setup.prompt ?? "ROMEO:", seed: setup.seed ?? 42)
             next.width = interpreter.width
@@ -55,7 +56,8 @@ public final class LessonSession {
             next.interrupted = interpreter.interrupted
             interpreter = next
             let ids = lesson.exercises.map(\.id).joined(separator: ", ")
-            return "lesson \(lesson.number): \(lesson.title)\nsession: \(setup.summary)\nexercises: \(ids) (check ID ANSWER, hint ID)"
+            let title = exercise.map { "exercise \($0.id) of lesson \(lesson.number): \($0.prompt)" } ?? "lesson \(lesson.number): \(lesson.title)"
+            return "\(title)\nsession: \(setup.summary)\nexercises: \(ids) (check ID ANSWER, hint ID)"
         case "check":
             guard args.count == 2 else { throw LessonError("check takes an exercise id and an answer, e.g. check draft.1 3") }
             let (_, message) = try library.check(args[0], answer: args[1])

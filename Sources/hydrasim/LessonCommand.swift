@@ -12,7 +12,7 @@ struct LessonCommand: ParsableCommand {
         $HYDRASIM_HOME, else $XDG_STATE_HOME/hydrasim/, else ~/.local/state/hydrasim/. `check` exits 0 when the answer \
         is correct, 1 when it is not, 2 when it is malformed (or the exercise is unknown).
         """,
-        subcommands: [List.self, Show.self, Check.self, Hint.self, Reveal.self, ProgressCommand.self, Reset.self]
+        subcommands: [List.self, Show.self, Check.self, Hint.self, Reveal.self, ProgressCommand.self, Reset.self, Verify.self]
     )
 
     /// Loads the shipped lessons, printing a corrupted-progress warning once.
@@ -98,6 +98,25 @@ struct LessonCommand: ParsableCommand {
             let library = try LessonCommand.library()
             try library.reset()
             print("progress reset")
+        }
+    }
+}
+
+extension LessonCommand {
+    /// The author check, as CI runs it: every exercise's computed answer passes, a plausible wrong one fails.
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "For lesson authors: run every exercise's question; its answer must pass check and a wrong one fail.")
+        func run() throws {
+            let library = try LessonCommand.library()
+            let clock = ContinuousClock()
+            let start = clock.now
+            let (problems, slowest) = library.authorCheck()
+            let seconds = (clock.now - start) / .seconds(1)
+            for p in problems { FileHandle.standardError.write(Data(("error: " + p + "\n").utf8)) }
+            print(String(format: "%d exercises in %d lessons: %d problem%@ (%.2f s; slowest %@, %.2f s)", library.manifest.exercises.count,
+                         library.manifest.lessons.count, problems.count, problems.count == 1 ? "" : "s", seconds, slowest.id, slowest.seconds))
+            if !problems.isEmpty { throw ExitCode(1) }
         }
     }
 }

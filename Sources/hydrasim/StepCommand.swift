@@ -156,7 +156,7 @@ struct EditLine: LineSource {
 }
 
 /// Words offered by tab completion: commands first, then settings, decoders, rules and trees.
-nonisolated(unsafe) var completionWords: [String] = Interpreter.commandWords + Interpreter.settingNames
+nonisolated(unsafe) var completionWords: [String] = Interpreter.commandWords + ["lesson", "lessons", "check", "hint"] + Interpreter.settingNames
     + DecoderKind.allCases.map(\.rawValue) + RuleKind.allCases.map(\.rawValue) + ["settings", "breakpoints", "displays", "tree", "text", "stats", "mask", "kv", "probs", "cost"]
     + (Fixtures.treesFolder.flatMap { CandidateTree.shippedNames(in: $0) } ?? []) + CandidateTree.teaching.keys.sorted()
 

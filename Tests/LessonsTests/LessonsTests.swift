@@ -60,6 +60,8 @@ struct LessonsTests {
         }
         let total = (clock.now - start) / .seconds(1)
         print(String(format: "author check: %d exercises in %.2f s (slowest %@, %.2f s)", library.manifest.exercises.count, total, slowest.id, slowest.seconds))
+        let (problems, _) = library.authorCheck()
+        #expect(problems.isEmpty, "\(problems)")
         // One check stays under 2 s alone (about 1 s for the slowest); the bound is loose because the suite runs in parallel.
         #expect(slowest.seconds < 6)
     }
@@ -170,6 +172,8 @@ struct LessonsTests {
         #expect(session.execute("check hydra.22 3").text.contains("did you mean"))
         #expect(session.execute("hint hydra.1").text.hasPrefix("hint "))
         #expect(session.execute("lesson 99").isError)
+        let coin = session.execute("lesson rules.6")
+        #expect(coin.text.contains("toy:lossless-coin") && session.interpreter.workbench.modelName == "toy:lossless-coin", "\(coin.text)")
         #expect(session.execute("help").text.contains("check ID ANSWER"))
         #expect(session.execute("bogus").isError)
     }
