@@ -1,6 +1,7 @@
 import Foundation
 import LanguageModel
 import REPL
+import Speculation
 
 /// The lessons as a learner uses them: the manifest, the evaluator that computes answers, and progress.
 ///
@@ -21,8 +22,42 @@ public final class LessonLibrary {
         self.folder = folder
         manifest = try LessonManifest.read(folder + "/lessons.json")
         evaluator = Evaluator(fixtures: fixtures)
+        try Self.checkFiles(manifest, folder: folder, fixtures: fixtures)
         self.store = store
         if let store { (progress, warning) = store.load() } else { progress = Progress() }
+    }
+
+    /// Checks what the manifest names on disk: every lesson's text and script, every model and static tree a
+    /// question uses (one line naming the first problem). The questions themselves run in the author check.
+    static func checkFiles(_ manifest: LessonManifest, folder: String, fixtures: String) throws {
+        let fm = FileManager.default
+        let name = folder + "/lessons.json"
+        for lesson in manifest.lessons {
+            for file in ["lesson.md", "session.txt"] where !fm.fileExists(atPath: "\(folder)/\(lesson.folder)/\(file)") {
+                throw LessonError("\(name): lesson \(lesson.number) has no \(lesson.folder)/\(file)")
+            }
+            var setups: [(String, LessonSetup)] = [("lesson \(lesson.number)'s session", lesson.session)]
+            func collect(_ q: Question, _ id: String) {
+                setups.append(("exercise \(id)", (q.setup ?? LessonSetup()).over(lesson.session)))
+                for o in q.operands ?? [] { collect(o, id) }
+            }
+            for e in lesson.exercises { collect(e.question, e.id) }
+            for (place, setup) in setups {
+                let model = setup.modelName
+                let path = model == "house" ? fixtures + "/models/house/model.bin" : model.hasPrefix("toy:") ? fixtures + "/toys/\(model.dropFirst(4)).json" : ""
+                guard !path.isEmpty, fm.fileExists(atPath: path) else {
+                    throw LessonError("\(name): \(place): unknown model '\(model)' (house, or toy:NAME for a file in Fixtures/toys)")
+                }
+                if let heads = setup.heads, !fm.fileExists(atPath: heads.contains("/") ? heads : fixtures + "/models/house/" + heads) {
+                    throw LessonError("\(name): \(place): no heads file '\(heads)'")
+                }
+                if let tree = setup.tree, !tree.hasPrefix("dynamic:") {
+                    do { _ = try CandidateTree.load(tree, presetFolder: fixtures + "/trees") } catch {
+                        throw LessonError("\(name): \(place): \(error)")
+                    }
+                }
+            }
+        }
     }
 
     /// The shipped `Lessons/` folder: `$HYDRASIM_LESSONS`, else the `Lessons` folder beside the `Fixtures` folder found.

@@ -137,6 +137,30 @@ struct LessonsTests {
         }
     }
 
+    @Test("a manifest naming a missing toy, tree or heads file fails to load with one line")
+    func missingFiles() throws {
+        for (key, value, expected) in [("model", "toy:nope", "unknown model 'toy:nope'"), ("tree", "no-such-tree", "no-such-tree"),
+                                        ("heads", "nope.heads", "no heads file 'nope.heads'")] {
+            var m = try manifestObject()
+            var lessons = m["lessons"] as! [[String: Any]]
+            var session = lessons[2]["session"] as! [String: Any]
+            session[key] = value
+            lessons[2]["session"] = session
+            m["lessons"] = lessons
+            let folder = PackagePaths.temporaryFolder()
+            for entry in try FileManager.default.contentsOfDirectory(atPath: Shipped.folder) where entry != "lessons.json" {
+                try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent(entry).path, withDestinationPath: Shipped.folder + "/" + entry)
+            }
+            try JSONSerialization.data(withJSONObject: m).write(to: folder.appendingPathComponent("lessons.json"))
+            do {
+                _ = try LessonLibrary(folder: folder.path, fixtures: PackagePaths.fixtures.path, store: nil)
+                Issue.record("\(key) \(value): accepted")
+            } catch {
+                #expect("\(error)".contains(expected) && !"\(error)".contains("\n"), "\(error)")
+            }
+        }
+    }
+
     @Test("progress is saved atomically; a corrupted file is set aside and reported")
     func progress() throws {
         let folder = PackagePaths.temporaryFolder()
