@@ -267,6 +267,32 @@ struct ToyModelTests {
         }
     }
 
+    @Test("the lessons' hand-worked toy examples quote what the simulator computes")
+    func lessonTextsQuoteTheSimulator() throws {
+        let folder = PackagePaths.root.appendingPathComponent("Lessons").path
+        let hydraText = try String(contentsOfFile: folder + "/05-hydra-heads/lesson.md", encoding: .utf8)
+        for (decoder, bonusWord) in [(DecoderKind.medusa, "the bonus is"), (.hydra, "bonus")] {
+            let (s, bench) = try Self.session("medusa-vs-hydra", DecoderSpec(decoder: decoder, tree: "fork-2x2"), prompt: "the")
+            let step = try #require(try s.step())
+            let emitted = bench.tokenizer.decode(step.emitted, after: 1)
+            let quoted = "**\(step.emitted.count) tokens**"
+            #expect(hydraText.contains(quoted) && hydraText.contains("`\(emitted)`"), "lesson 5 should say \(quoted), `\(emitted)`")
+            #expect(hydraText.contains("\(bonusWord) `\(bench.tokenizer.pieceText(step.bonus))`"))
+        }
+        let rulesText = try String(contentsOfFile: folder + "/06-acceptance-rules/lesson.md", encoding: .utf8)
+        for eps in [Float(0.09), 0.2] {
+            let (s, _) = try Self.session("typical-threshold", DecoderSpec(decoder: .hydra, tree: "chain-2", rule: .typical, temperature: 1, eps: eps), prompt: "today")
+            let bar = try #require(try s.step()?.nodes[1].threshold)
+            let text = String(format: eps == 0.09 ? "%.2f" : "%.4f", bar)
+            #expect(rulesText.contains("threshold is `min(0.09, 0.1222) = \(text)`") || rulesText.contains("threshold is \(text)"), "lesson 6 should quote \(text)")
+        }
+        let (coin, _) = try Self.session("lossless-coin", DecoderSpec(decoder: .hydra, tree: "fork-2x2", rule: .sample, temperature: 1), prompt: "flip")
+        let step = try #require(try coin.step())
+        #expect(step.nodes[1].outcome == .rejected)   // seed 42 refuses both guesses, so both bars are shown
+        #expect(rulesText.contains(String(format: "probability %.1f", step.nodes[1].threshold!)))
+        #expect(rulesText.contains(String(format: "= %.3f", step.nodes[2].threshold!)))
+    }
+
     @Test("a broken toy file gives one line naming it")
     func brokenToy() throws {
         let folder = PackagePaths.temporaryFolder()
