@@ -117,6 +117,7 @@ public final class Evaluator {
         case "forward_ms":
             let cost = try costModel(question)
             let n = question.count ?? 1
+            guard (1...1_000_000).contains(n) else { throw LessonError("a forward pass runs over 1...1000000 tokens, got \(n)") }
             return ComputedAnswer(value: .number(cost.forwardSeconds(tokens: n) * 1000),
                                   how: "cost model (\(cost.device.name), \(cost.model.name)): one forward pass over \(n) token\(n == 1 ? "" : "s")")
         case "tree_search", "predicted_tau":
@@ -127,11 +128,13 @@ public final class Evaluator {
                 return ComputedAnswer(value: .number(GreedyTreeSearch.predictedTau(tree, table)), how: "predicted tau of tree \(setup.tree ?? "mc_sim_7b_63") under the accuracy table (1 + the sum of path products)")
             }
             let budget = question.count ?? 1
+            guard (1...CandidateTree.maxNodes - 1).contains(budget) else { throw LessonError("the tree search's budget must be 1...\(CandidateTree.maxNodes - 1) nodes, got \(budget)") }
             let choices = try GreedyTreeSearch.search(table, nodes: budget)
             guard choices.count == budget else { throw LessonError("the tree search found only \(choices.count) nodes") }
             return ComputedAnswer(value: .paths([choices[budget - 1].path]), how: "Medusa's greedy tree search over the accuracy table: node number \(budget) added")
         case "tau", "tokens", "emitted_text":
             let steps = question.steps ?? question.step ?? 1
+            guard steps >= 1 else { throw LessonError("steps must be at least 1, got \(steps)") }
             let (s, bench) = try session(setup, after: steps)
             let how = "\(settings): after \(steps) step\(steps == 1 ? "" : "s")"
             switch question.what {

@@ -3,15 +3,21 @@ import LanguageModel
 
 /// A learner's progress: per exercise, solved or revealed, hints taken and attempts.
 public struct Progress: Codable, Equatable, Sendable {
+    /// One exercise's record.
     public struct Entry: Codable, Equatable, Sendable {
+        /// Checked correct at least once.
         public var solved = false
+        /// Its answer was shown with `reveal`.
         public var revealed = false
+        /// Hints taken so far.
         public var hints = 0
+        /// Answers checked (correct or not; malformed ones are not counted).
         public var attempts = 0
         public init() {}
     }
 
     public var formatVersion = 1
+    /// Records by exercise id.
     public var exercises: [String: Entry] = [:]
 
     enum CodingKeys: String, CodingKey {

@@ -75,8 +75,10 @@ public struct ToyModelFile: Codable, Equatable, Sendable {
 /// A compiled transition table: for a token sequence, the next-token distribution.
 struct TransitionTable {
     let rules: [(after: [Int], next: [Float])]
+    let vocabularySize: Int
 
     init(_ rules: [TransitionRule], ids: [String: Int], vocabularySize: Int) {
+        self.vocabularySize = vocabularySize
         self.rules = rules.map { rule in
             var p = [Float](repeating: 0, count: vocabularySize)
             for (word, q) in rule.next { p[ids[word]!] = Float(q) }
@@ -91,7 +93,7 @@ struct TransitionTable {
             if best == nil || rule.after.count > best!.length { best = (rule.after.count, rule.next) }
         }
         if let best { return best.p }
-        var p = [Float](repeating: 0, count: rules.first?.next.count ?? 1)
+        var p = [Float](repeating: 0, count: vocabularySize)
         p[0] = 1
         return p
     }

@@ -161,6 +161,41 @@ struct LessonsTests {
         }
     }
 
+    @Test("mutated manifests, toy files and progress files give an error or load: never a trap")
+    func mutations() throws {
+        let manifest = try Data(contentsOf: URL(fileURLWithPath: Shipped.folder + "/lessons.json"))
+        let toy = try Data(contentsOf: URL(fileURLWithPath: PackagePaths.fixture("toys/medusa-vs-hydra.json")))
+        let folder = PackagePaths.temporaryFolder()
+        let toyPath = folder.appendingPathComponent("toy.json").path
+        let store = ProgressStore(path: folder.appendingPathComponent("progress.json").path)
+        var random = SystemRandomNumberGenerator()
+        func mutate(_ data: Data) -> Data {
+            var bytes = [UInt8](data)
+            for _ in 0..<Int.random(in: 1...4, using: &random) {
+                switch Int.random(in: 0..<4, using: &random) {
+                case 0: bytes = Array(bytes.prefix(Int.random(in: 0...bytes.count, using: &random)))
+                case 1 where !bytes.isEmpty: bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+                case 2 where !bytes.isEmpty: bytes[Int.random(in: 0..<bytes.count, using: &random)] = Array("0123456789-[]{}\",:e.".utf8).randomElement(using: &random)!
+                default: bytes.insert(Array("9\"-[]{}".utf8).randomElement(using: &random)!, at: Int.random(in: 0...bytes.count, using: &random))
+                }
+            }
+            return Data(bytes)
+        }
+        for _ in 0..<300 {
+            do { _ = try LessonManifest.parse(mutate(manifest)) } catch { #expect(!"\(error)".contains("\n")) }
+            try mutate(toy).write(to: URL(fileURLWithPath: toyPath))
+            do {
+                let bench = try Workbench.toy(toyPath, treesFolder: PackagePaths.trees)
+                let session = try DecodingSession(model: bench.model, drafter: try bench.drafter(DecoderSpec(decoder: .hydra, tree: "fork-2x2")),
+                                                  prompt: bench.encode("the"), seed: 1)
+                for _ in 0..<3 { try session.step() }
+            } catch { #expect(!"\(error)".contains("\n")) }
+            try mutate(Data(#"{"format_version": 1, "exercises": {"a.1": {"solved": true, "revealed": false, "hints": 1, "attempts": 2}}}"#.utf8))
+                .write(to: URL(fileURLWithPath: store.path))
+            _ = store.load()
+        }
+    }
+
     @Test("progress is saved atomically; a corrupted file is set aside and reported")
     func progress() throws {
         let folder = PackagePaths.temporaryFolder()
@@ -299,6 +334,12 @@ struct ToyModelTests {
         let path = folder.appendingPathComponent("bad.json").path
         try Data(#"{"format": "hydrasim-toy", "format_version": 1, "name": "b", "description": "", "tokens": ["a"], "base": [{"after": [], "next": {"a": 0.5}}]}"#.utf8).write(to: URL(fileURLWithPath: path))
         #expect(throws: ToyError.self) { try ToyModelFile.read(path) }
+        // A head table without rules drafts <unk> (every word unlikely), it does not trap.
+        let empty = folder.appendingPathComponent("empty-head.json").path
+        try Data(#"{"format": "hydrasim-toy", "format_version": 1, "name": "e", "description": "", "tokens": ["a"], "base": [{"after": [], "next": {"a": 1}}], "hydra": [[], []]}"#.utf8).write(to: URL(fileURLWithPath: empty))
+        let bench = try Workbench.toy(empty, treesFolder: PackagePaths.trees)
+        let s = try DecodingSession(model: bench.model, drafter: try bench.drafter(DecoderSpec(decoder: .hydra, tree: "fork-2x2")), prompt: bench.encode("a"))
+        #expect(try s.step()?.nodes.count == 5)
         do { _ = try ToyModelFile.read(path) } catch { #expect("\(error)".contains("sums to 0.5")) }
     }
 }
