@@ -9,9 +9,12 @@ public struct TerminalMarkdown {
     public func render(_ markdown: String) -> String {
         var out: [String] = []
         var paragraph: [String] = []
+        var item: (marker: String, text: String)?
         var table: [[String]] = []
         var inCode = false
         func flushParagraph() {
+            if let i = item { out += wrap(inline(i.text), indent: String(repeating: " ", count: i.marker.count + 2), first: "  " + i.marker) }
+            item = nil
             if !paragraph.isEmpty { out += wrap(inline(paragraph.joined(separator: " ")), indent: "", first: "") }
             paragraph.removeAll()
         }
@@ -52,7 +55,12 @@ public struct TerminalMarkdown {
             }
             if let marker = listMarker(line) {
                 flushParagraph()
-                out += wrap(inline(String(line.dropFirst(marker.count))), indent: String(repeating: " ", count: marker.count + 2), first: "  " + marker)
+                item = (marker, String(line.dropFirst(line.hasPrefix("- ") || line.hasPrefix("* ") ? 2 : marker.count)))
+                continue
+            }
+            if item != nil {
+                // A line right after a list item goes on with it (indented or not, as Markdown reads it).
+                item!.text += " " + line
                 continue
             }
             paragraph.append(line)

@@ -246,8 +246,8 @@ struct LessonsTests {
             #expect(long.isEmpty, "lesson \(lesson.number): \(long.first ?? "")")
             #expect(!out.contains("**"))
         }
-        let table = TerminalMarkdown(width: 80).render("# T\n\n| a | bb |\n|---|---|\n| ccc | d |\n\n- one *two*\n")
-        #expect(table == "T\n═\n\n  a    bb\n  ───  ──\n  ccc  d\n\n  • one two")
+        let table = TerminalMarkdown(width: 80).render("# T\n\n| a | bb |\n|---|---|\n| ccc | d |\n\n- one *two*\n  three\n- four\n")
+        #expect(table == "T\n═\n\n  a    bb\n  ───  ──\n  ccc  d\n\n  • one two three\n  • four")
     }
 }
 
