@@ -3,7 +3,7 @@ import Foundation
 import PackageDescription
 
 // Data flows one way: Numerics -> LanguageModel -> DraftHeads -> Speculation
-// -> Visualization -> Lessons -> hydrasim. A lower module never imports a higher one.
+// -> Visualization -> REPL -> Lessons -> hydrasim. A lower module never imports a higher one.
 let package = Package(
     name: "HydraSim",
     products: [
@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Speculation", targets: ["Speculation"]),
         .library(name: "Visualization", targets: ["Visualization"]),
         .library(name: "REPL", targets: ["REPL"]),
+        .library(name: "Lessons", targets: ["Lessons"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -50,9 +51,12 @@ let package = Package(
         ),
         // The stepping REPL's interpreter (a line in, its output out), shared by `hydrasim step` and the lessons.
         .target(name: "REPL", dependencies: ["Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
+        // The curriculum: the lessons' manifest, answers computed by the simulator, toy models, progress.
+        .target(name: "Lessons", dependencies: ["REPL", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         .executableTarget(
             name: "hydrasim",
             dependencies: [
+                "Lessons",
                 "REPL",
                 "CEdit",
                 "Visualization",
@@ -73,6 +77,7 @@ let package = Package(
         .testTarget(name: "DraftHeadsTests", dependencies: ["TestSupport", "DraftHeads", "LanguageModel", "Numerics"]),
         .testTarget(name: "SpeculationTests", dependencies: ["TestSupport", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         .testTarget(name: "VisualizationTests", dependencies: ["TestSupport", "CZlib", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
+        .testTarget(name: "LessonsTests", dependencies: ["TestSupport", "Lessons", "REPL", "Speculation", "LanguageModel"]),
         .testTarget(name: "REPLTests", dependencies: ["TestSupport", "REPL", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         // Mutation fuzzing of every loader and of the numeric options (HYDRASIM_FUZZ_CASES sets the cases per format;
         // scripts/fuzz.sh runs the long version). The regression corpus is in Tests/FuzzCorpus.

@@ -10,6 +10,7 @@ struct HydraSim: ParsableCommand {
         HydraSim teaches draft-head speculative decoding (Medusa, Hydra) on a model small enough to run on a laptop CPU. Models and tokenizers use llama2.c's .bin formats.
         """,
         subcommands: [GenerateCommand.self, TraceCommand.self, DiagramCommand.self, TokenizerCommand.self, CheckpointCommand.self, TrainCommand.self,
-                      StepCommand.self, HeadsCommand.self, TreeCommand.self, CostCommand.self, BenchCommand.self, BenchRenderCommand.self]
+                      StepCommand.self, HeadsCommand.self, TreeCommand.self, CostCommand.self, BenchCommand.self, BenchRenderCommand.self,
+                      LessonCommand.self]
     )
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CEdit
 import Foundation
 import LanguageModel
+import Lessons
 import REPL
 import Speculation
 import Visualization
@@ -61,10 +62,11 @@ struct StepCommand: ParsableCommand {
         }
         Interrupt.install()
         interpreter.interrupted = { Interrupt.take() }
+        let lessons = LessonSession(interpreter: interpreter, library: try? LessonLibrary.standard())
         print("HydraSim step: \(TokenText.quoted(prompt)) · \(interpreter.spec.description). Type help, or step.")
         while let line = lines.next(prompt: Interpreter.prompt) {
             _ = Interrupt.take()
-            let reply = interpreter.execute(line)
+            let reply = lessons.execute(line)
             if !reply.text.isEmpty { print(reply.text) }
             fflush(nil)
             if reply.quits { break }
@@ -161,7 +163,7 @@ struct EditLine: LineSource {
 }
 
 /// Words offered by tab completion: commands first, then settings, decoders, rules and trees.
-nonisolated(unsafe) var completionWords: [String] = Interpreter.commandWords + Interpreter.settingNames
+nonisolated(unsafe) var completionWords: [String] = Interpreter.commandWords + ["lesson", "lessons", "check", "hint"] + Interpreter.settingNames
     + DecoderKind.allCases.map(\.rawValue) + RuleKind.allCases.map(\.rawValue) + ["settings", "breakpoints", "displays", "tree", "text", "stats", "mask", "kv", "probs", "cost"]
     + (Fixtures.treesFolder.flatMap { CandidateTree.shippedNames(in: $0) } ?? []) + CandidateTree.teaching.keys.sorted()
 
