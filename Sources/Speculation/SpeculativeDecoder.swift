@@ -50,6 +50,8 @@ public struct StepRecord: Codable, Equatable, Sendable {
     public var bonus: Int
     /// The base model's probability of the bonus token (rule's distribution).
     public var bonusProbability: Float
+    /// The bonus token's text (filled in by traces, like the nodes' texts; nil in raw records).
+    public var bonusText: String?
     /// Wall-clock seconds spent drafting and verifying (nil in traces saved without timings).
     public var draftSeconds: Double?
     public var verifySeconds: Double?

@@ -48,6 +48,7 @@ public struct DecodingTrace: Codable, Equatable, Sendable {
         steps = result.steps.map { step in
             var step = step
             for i in step.nodes.indices { step.nodes[i].text = tokenizer.pieceText(step.nodes[i].token) }
+            if step.bonus >= 0 && step.bonus < tokenizer.vocabularySize { step.bonusText = tokenizer.pieceText(step.bonus) }
             if !timings { step.draftSeconds = nil; step.verifySeconds = nil }
             return step
         }

@@ -72,7 +72,10 @@ public struct TraceView: Sendable {
     public init(_ trace: DecodingTrace) {
         self.trace = trace
         var texts: [Int: String] = [:]
-        for step in trace.steps { for node in step.nodes { if let t = node.text, texts[node.token] == nil { texts[node.token] = t } } }
+        for step in trace.steps {
+            for node in step.nodes { if let t = node.text, texts[node.token] == nil { texts[node.token] = t } }
+            if let t = step.bonusText, texts[step.bonus] == nil { texts[step.bonus] = t }
+        }
         if let tokenTexts = trace.tokenTexts {
             for (token, text) in zip(trace.tokens, tokenTexts) where texts[token] == nil { texts[token] = text }
         }
