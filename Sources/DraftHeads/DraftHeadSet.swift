@@ -2,7 +2,7 @@ import Foundation
 import LanguageModel
 import Numerics
 
-/// Which draft-head design a set of heads follows (SPEC §2).
+/// Which draft-head design a set of heads follows (reference §2).
 public enum DraftHeadKind: String, Codable, CaseIterable, Sendable {
     /// Sequentially independent: head k sees only the last hidden state `h`.
     case medusa
@@ -15,7 +15,7 @@ public enum DraftHeadKind: String, Codable, CaseIterable, Sendable {
     public var isSequential: Bool { self != .medusa }
 }
 
-/// How a set of heads is trained: the Hydra++ ingredients, each switchable on its own (SPEC §2).
+/// How a set of heads is trained: the Hydra++ ingredients, each switchable on its own (reference §2).
 public struct TrainingRecipe: Codable, Equatable, Sendable {
     /// Distil the base model's distribution at the target position instead of the ground-truth token.
     public var teacher: Bool
@@ -67,7 +67,7 @@ public struct DraftHeadsConfig: Codable, Equatable, Sendable {
     public func inputWidth(head k: Int) -> Int { kind.isSequential ? (k + 1) * dim : dim }
 }
 
-/// K draft heads over one base model (SPEC §2), with their input assembly.
+/// K draft heads over one base model (reference §2), with their input assembly.
 ///
 /// Head `k` (1-based, stored at index `k-1`) reads `h` (Medusa) or
 /// `[h, E(x₁), ..., E(x_k)]` (Hydra), where `x₁` is the root (the base model's own next
@@ -88,7 +88,7 @@ public final class DraftHeadSet: ParameterSet, @unchecked Sendable {
         }
     }
 
-    /// Fresh heads for `base`: blocks zero, output projections copied from the base classifier (SPEC §2).
+    /// Fresh heads for `base`: blocks zero, output projections copied from the base classifier (reference §2).
     /// With `prefixAttention`, a randomly initialised prefix layer (seeded) shaped like one base block.
     public convenience init(kind: DraftHeadKind, heads: Int, blocks: Int, base: TransformerWeights, recipe: TrainingRecipe = .plain,
                             prefixAttention: Bool = false, seed: UInt64 = 1) {

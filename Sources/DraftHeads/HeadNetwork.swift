@@ -2,7 +2,7 @@ import Foundation
 import LanguageModel
 import Numerics
 
-/// One draft head: residual SiLU blocks on its input, then an output projection (SPEC §2).
+/// One draft head: residual SiLU blocks on its input, then an output projection (reference §2).
 ///
 /// - Medusa head (Cai et al. 2024, §2.1.1): input `h` (width D); every block is
 ///   `y = y + SiLU(W y + b)` with `W`, `b` zero-initialised; `logits = W_out y`, `W_out`
@@ -51,7 +51,7 @@ public final class HeadNetwork: @unchecked Sendable {
                     projection: projection != nil, outputBias: outputBias != nil)
     }
 
-    /// The initial head of SPEC §2: zero blocks, `R = [I | 0]`, `W_out` = the base classifier.
+    /// The initial head of reference §2: zero blocks, `R = [I | 0]`, `W_out` = the base classifier.
     public func initialise(fromClassifier classifier: Tensor) {
         precondition(classifier.count == outputWeight.count, "classifier shape does not match the head")
         for (_, t) in namedTensors { t.zero() }
@@ -101,7 +101,7 @@ extension HeadNetwork {
     /// Forward over `n` rows of input `x (n, inputWidth)`: fills `acts` (block outputs and logits).
     ///
     /// With `dropout` (training only: rate `p` and a generator), each block's SiLU branch is
-    /// `dropout(SiLU(a))`: zeroed with probability `p`, scaled by `1/(1-p)` otherwise (Hydra++, SPEC §2).
+    /// `dropout(SiLU(a))`: zeroed with probability `p`, scaled by `1/(1-p)` otherwise (Hydra++, reference §2).
     public func forward(_ x: UnsafePointer<Float>, rows n: Int, into acts: HeadActivations,
                         dropout: (rate: Float, random: UnsafeMutablePointer<XorShiftRandom>)? = nil) {
         precondition(n <= acts.capacity, "\(n) rows for activations of \(acts.capacity)")

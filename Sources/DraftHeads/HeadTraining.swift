@@ -6,7 +6,7 @@ import Numerics
 ///
 /// `hidden[t]` is `h_t`, the state after reading `tokens[t]` (from which the base predicts
 /// `tokens[t+1]`). Computed once per split over consecutive windows of the base's context,
-/// each window starting with an empty cache, and reused by every training step (SPEC §2:
+/// each window starting with an empty cache, and reused by every training step (reference §2:
 /// the base is frozen).
 public struct BaseHiddenStates: @unchecked Sendable {
     public let tokens: [Int32]
@@ -75,7 +75,7 @@ public struct HeadTrainingSettings: Codable, Equatable, Sendable {
     }
 }
 
-/// Trains K draft heads on a frozen base with teacher forcing (SPEC §2): head k at position t
+/// Trains K draft heads on a frozen base with teacher forcing (reference §2): head k at position t
 /// reads `h_t` (and, for Hydra, `E(x_{t+1}), ..., E(x_{t+k})`, the true tokens) and is scored
 /// against `x_{t+k+1}`, or, with the teacher recipe, against the base model's own distribution
 /// for that token, `softmax(W_cls h_{t+k})` (soft cross-entropy = KL(p_base ‖ q_head) + const). The loss is the unweighted sum of the heads' mean cross-entropies

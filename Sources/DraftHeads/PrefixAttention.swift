@@ -2,7 +2,7 @@ import Foundation
 import LanguageModel
 import Numerics
 
-/// Hydra++'s prefix-attention layer (Ankner et al. 2024, §4; SPEC §2): one extra decoder layer
+/// Hydra++'s prefix-attention layer (Ankner et al. 2024, §4; reference §2): one extra decoder layer
 /// (RMSNorm, rotary grouped-query attention, RMSNorm, SwiGLU, both residual) that runs causally
 /// over the base model's final hidden states of the *accepted* tokens only. Its output at the
 /// last accepted position replaces `h_t` in every head's input.

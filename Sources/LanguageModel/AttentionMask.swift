@@ -94,7 +94,7 @@ public struct AttentionMask: Equatable, Sendable {
         return AttentionMask(rows: count, columns: prefix + count, sharedPrefix: prefix, wordsPerRow: words, bits: bits)
     }
 
-    /// Tree attention (SPEC §3): every new token sees the whole prefix, and new token `i`
+    /// Tree attention (reference §3): every new token sees the whole prefix, and new token `i`
     /// sees new token `j` when `tree[i][j]` (itself and its ancestors).
     public static func tree(prefix: Int, _ tree: [[Bool]]) -> AttentionMask {
         let n = tree.count

@@ -4,7 +4,7 @@ import Numerics
 /// A checkpoint could not be read or written: one line naming the file and the problem.
 public typealias CheckpointError = FileError
 
-/// Reads and writes llama2.c's legacy `.bin` checkpoint format exactly (SPEC §6).
+/// Reads and writes llama2.c's legacy `.bin` checkpoint format exactly (reference §6).
 ///
 /// Layout: 7 little-endian int32 (`dim, hidden_dim, n_layers, n_heads,
 /// n_kv_heads, vocab_size, max_seq_len`; a negative `vocab_size` means an

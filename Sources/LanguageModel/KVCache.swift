@@ -50,7 +50,7 @@ public final class KVCache: @unchecked Sendable {
     /// Keeps the slots `kept` (strictly increasing, each at least `prefix`), moved to
     /// consecutive slots `prefix, prefix+1, ...`; drops every other slot after `prefix`.
     ///
-    /// This is the KV-cache compaction after a speculative step (SPEC §4): the
+    /// This is the KV-cache compaction after a speculative step (reference §4): the
     /// accepted path's entries follow the prefix, the rest of the tree is gone.
     public func keep(_ kept: [Int], after prefix: Int) {
         precondition(prefix >= 0 && prefix <= count, "prefix \(prefix) outside a cache of \(count)")

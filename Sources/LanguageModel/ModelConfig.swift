@@ -1,6 +1,6 @@
 import Foundation
 
-/// The shape of a Llama-style decoder, as in the header of a llama2.c checkpoint (SPEC §6).
+/// The shape of a Llama-style decoder, as in the header of a llama2.c checkpoint (reference §6).
 public struct ModelConfig: Equatable, Hashable, Codable, Sendable {
     /// Width of the residual stream (`dim`).
     public var dim: Int

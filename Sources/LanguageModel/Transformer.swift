@@ -1,6 +1,6 @@
 import Numerics
 
-/// A Llama-style decoder (llama2.c semantics, SPEC §6): RMSNorm, rotary attention with
+/// A Llama-style decoder (llama2.c semantics, reference §6): RMSNorm, rotary attention with
 /// grouped-query heads, SwiGLU feed-forward, tied or separate classifier.
 ///
 /// One forward pass serves 1 and `n` tokens: `forward(token:state:)` is the `n = 1` case of

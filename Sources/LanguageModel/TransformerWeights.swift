@@ -1,7 +1,7 @@
 import Foundation
 import Numerics
 
-/// All parameters of a Llama-style decoder, stored as in a llama2.c checkpoint (SPEC §6).
+/// All parameters of a Llama-style decoder, stored as in a llama2.c checkpoint (reference §6).
 ///
 /// Per-layer tensors are stacked along a leading layer dimension; matrices are
 /// row-major `(out, in)`. When the classifier is shared, `classifier` is the

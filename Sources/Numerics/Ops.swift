@@ -1,6 +1,6 @@
 import Foundation
 
-/// Element-wise and row-wise kernels of a Llama block (llama2.c semantics, SPEC §6).
+/// Element-wise and row-wise kernels of a Llama block (llama2.c semantics, reference §6).
 ///
 /// All functions work in place or into caller-owned buffers, so a forward pass
 /// allocates nothing per token.
@@ -88,7 +88,7 @@ public enum Ops {
     }
 }
 
-/// Rotary position embedding over adjacent pairs `(2i, 2i+1)` within each head (RoFormer, Su et al. 2021; SPEC §6).
+/// Rotary position embedding over adjacent pairs `(2i, 2i+1)` within each head (RoFormer, Su et al. 2021; reference §6).
 ///
 /// The angle for pair `i` at position `pos` is `pos / 10000^(2i / headSize)`.
 /// Frequencies are precomputed once; the cos/sin for a position are computed per call

@@ -9,7 +9,7 @@ public struct TreeError: Error, CustomStringConvertible, LocalizedError {
     public var errorDescription: String? { problem }
 }
 
-/// A static candidate tree given as rank paths (SPEC §3, Medusa's "choices").
+/// A static candidate tree given as rank paths (reference §3, Medusa's "choices").
 ///
 /// `[0]` is the top-1 guess of head 1; `[0, 2]` is the rank-3 guess of head 2 under `[0]`.
 /// The root (node 0) is implicit: the base model's own next token. Paths are kept sorted by
@@ -87,7 +87,7 @@ public struct CandidateTree: Equatable, Sendable {
         return (0..<nodeCount).filter { !hasChild.contains($0) }
     }
 
-    // MARK: Buffers (SPEC §3)
+    // MARK: Buffers (reference §3)
 
     /// `(N+1) x (N+1)` tree attention: node i attends to itself, the root and its ancestors.
     public var attentionMask: [[Bool]] {

@@ -69,7 +69,7 @@ public struct ModelProfile: Codable, Equatable, Sendable {
     public static let presets = [house, vicuna7B]
 }
 
-/// The roofline cost of speculative decoding (SPEC §5): speedup = tau / overhead, where a forward pass
+/// The roofline cost of speculative decoding (reference §5): speedup = tau / overhead, where a forward pass
 /// over `n` tokens takes `max(weight bytes / bandwidth, 2 · params · n / FLOP/s) + fixed overhead`.
 public struct CostModel: Codable, Equatable, Sendable {
     public var device: DeviceProfile

@@ -14,7 +14,7 @@ public struct DraftContext {
 
 /// A step-by-step speculative decoding of one prompt that can go back and try other decoders on the same prefix.
 ///
-/// `step()` runs one draft-and-verify step (SPEC §3-4 as the lessons tell it: draft a tree below the pending root,
+/// `step()` runs one draft-and-verify step (reference §3-4 as the lessons tell it: draft a tree below the pending root,
 /// verify it in one pass under tree attention, keep the path the rule accepts, compact the cache to it) and returns
 /// its `StepRecord`. Because compaction leaves the accepted prefix in consecutive cache slots, the state before any
 /// step is just a cache length, the pending root, the random generator and the emitted tokens: `back(n)` and

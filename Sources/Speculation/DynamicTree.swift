@@ -3,7 +3,7 @@ import DraftHeads
 import LanguageModel
 import Numerics
 
-/// A candidate tree grown anew at every step from the heads' own confidences (SPEC §3, "Dynamic trees",
+/// A candidate tree grown anew at every step from the heads' own confidences (reference §3, "Dynamic trees",
 /// after EAGLE-2, Li et al. 2024, §4).
 ///
 /// Depth 1 takes head 1's top `width` tokens. At each further depth the `width` frontier nodes with the

@@ -36,7 +36,7 @@ public protocol CandidateProposer: AnyObject {
     /// Drafts the nodes below `root` from the state `h (D)` the heads read. Root first, parents before
     /// children, siblings in rank order.
     func propose(root: Int, state h: UnsafePointer<Float>) -> [DraftNode]
-    /// The attention mask for verifying `nodes` after `prefix` cached tokens (SPEC §3).
+    /// The attention mask for verifying `nodes` after `prefix` cached tokens (reference §3).
     func mask(prefix: Int, nodes: [DraftNode]) -> AttentionMask
 }
 
@@ -58,7 +58,7 @@ public final class RootOnlyProposer: CandidateProposer {
     public func mask(prefix: Int, nodes: [DraftNode]) -> AttentionMask { .causal(prefix: prefix, count: 1) }
 }
 
-/// Drafts a static candidate tree's tokens from the heads (SPEC §3, "Proposals").
+/// Drafts a static candidate tree's tokens from the heads (reference §3, "Proposals").
 ///
 /// - Independent (Medusa): every head runs once on `h`; node `[r1, ..., rk]` carries `topk(head_k)[rk]`.
 /// - Sequential (Hydra, Hydra++): heads run depth by depth, batched over the parents expanded at that

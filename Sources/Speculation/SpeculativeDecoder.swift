@@ -17,7 +17,7 @@ public struct NodeRecord: Codable, Equatable, Sendable {
     public var rank: Int
     /// The probability the head gave this token (Hydra: conditioned on the path); 1 for the root.
     public var draftProbability: Float
-    /// The base model's probability of this token given its path, under the rule's distribution (SPEC §4).
+    /// The base model's probability of this token given its path, under the rule's distribution (reference §4).
     public var baseProbability: Float
     /// The rule's bar for this node: typical's threshold or sampling's acceptance probability; nil otherwise.
     public var threshold: Float?
@@ -35,7 +35,7 @@ public struct NodeRecord: Codable, Equatable, Sendable {
     }
 }
 
-/// Everything about one draft-and-verify step (SPEC §1: a step emits at least one token).
+/// Everything about one draft-and-verify step (reference §1: a step emits at least one token).
 public struct StepRecord: Codable, Equatable, Sendable {
     public var step: Int
     /// Cache length before the step (prompt + tokens emitted so far, minus the pending root).

@@ -22,7 +22,7 @@ public struct DecodingTrace: Codable, Equatable, Sendable {
     /// The emitted text.
     public var text: String
     public var stopReason: String
-    /// Mean tokens per step (SPEC §1).
+    /// Mean tokens per step (reference §1).
     public var tau: Double
     /// The decoder whose prefixes these steps were drafted on (an aligned contrast: before each of the leader's steps,
     /// this decoder drafted and verified the same prefix without advancing); nil when the run decoded its own text.

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Per-head, per-rank accuracies: `rank[k][r]` is the probability that head `k+1`'s rank-`r` guess is
-/// right (SPEC §3, "Tree design"; rank accuracy = top(r+1) − top(r) of a top-k table).
+/// right (reference §3, "Tree design"; rank accuracy = top(r+1) − top(r) of a top-k table).
 public struct HeadAccuracyTable: Equatable, Sendable {
     public let rank: [[Double]]
 
@@ -100,7 +100,7 @@ public struct HeadAccuracyTable: Equatable, Sendable {
     }
 }
 
-/// Medusa's greedy tree search (SPEC §3; Cai et al. 2024, §3.3.3 and `generate_medusa_choices`).
+/// Medusa's greedy tree search (reference §3; Cai et al. 2024, §3.3.3 and `generate_medusa_choices`).
 ///
 /// The value of node `[r1, ..., rk]` is `Π a[i][r_i]`, the chance that its whole path is accepted when
 /// heads are independent. Starting from `[0]`, the frontier node (next sibling, or first child) with the

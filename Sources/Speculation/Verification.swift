@@ -1,7 +1,7 @@
 import Foundation
 import Numerics
 
-/// How verification decides which drafted tokens to keep (SPEC §4).
+/// How verification decides which drafted tokens to keep (reference §4).
 public enum AcceptanceRule: Codable, Equatable, Sendable {
     /// Accept a token while it equals the base model's argmax at its parent. Output equals greedy decoding.
     case greedy
@@ -34,7 +34,7 @@ public enum AcceptanceRule: Codable, Equatable, Sendable {
     }
 }
 
-/// Medusa's typical acceptance thresholds (Cai et al. 2024, §2.3.1; SPEC §4).
+/// Medusa's typical acceptance thresholds (Cai et al. 2024, §2.3.1; reference §4).
 public struct TypicalAcceptance: Codable, Equatable, Sendable {
     /// Hard threshold `eps` (Medusa: `posterior_threshold`, default 0.09).
     public var epsilon: Float
@@ -122,7 +122,7 @@ public struct Verdict: Equatable, Sendable {
     public var bonusProbability: Float
 }
 
-/// Verifies a drafted tree against the base model's logits at every node (SPEC §4).
+/// Verifies a drafted tree against the base model's logits at every node (reference §4).
 ///
 /// Pure: it sees the nodes' tokens and parents and a function giving the base model's logits after each
 /// node, so fake models (transition tables) can drive it without weights.

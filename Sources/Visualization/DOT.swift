@@ -92,7 +92,7 @@ public enum Palette {
     }
 }
 
-/// DOT for one step's candidate tree (SPEC §3-4): who was drafted, what the base model made of it.
+/// DOT for one step's candidate tree (reference §3-4): who was drafted, what the base model made of it.
 ///
 /// Drawn left to right, so each root-to-leaf path reads like the text it would continue. Nodes are `n0` (the
 /// root) ... `nN` in trace order and `nbonus`; the title and legend sit in the graph label, so a rendered SVG has
@@ -200,7 +200,7 @@ public enum StepDiagram {
     }
 }
 
-/// Two decoders' same step side by side (SPEC §2): under Medusa every parent gets the same children; under Hydra
+/// Two decoders' same step side by side (reference §2): under Medusa every parent gets the same children; under Hydra
 /// the children follow their parent. Nodes repeating a same-depth token under another parent get an orange border.
 public enum ContrastDiagram {
     /// The `digraph` with one cluster per step (`cluster_a` left, `cluster_b` right), node ids `a0...`, `b0...`.
@@ -261,7 +261,7 @@ public enum ContrastDiagram {
     }
 }
 
-/// The tree attention mask as a picture (SPEC §3): row i is what node i attends to (itself, its ancestors, the root).
+/// The tree attention mask as a picture (reference §3): row i is what node i attends to (itself, its ancestors, the root).
 public enum MaskDiagram {
     /// One HTML-like table: rows labelled `#i "token"`, columns `i`; a dark cell where row attends to column.
     /// `labels[i]` is node i's token text (may be shorter than `parents`); `highlight` rows (e.g. the accepted path) are drawn green.

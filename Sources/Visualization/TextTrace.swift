@@ -15,7 +15,7 @@ public enum ColorChoice: String, CaseIterable, Sendable {
     }
 }
 
-/// Readable, plain-text traces of steps and runs (SPEC §1-4), for terminals and files.
+/// Readable, plain-text traces of steps and runs (reference §1-4), for terminals and files.
 ///
 /// Each node shows its index, its token (escaped so whitespace is visible), rank, draft probability q, base
 /// probability p and outcome; the accepted path is marked `◆`. ANSI colour only when `color` is true; lines

@@ -169,7 +169,7 @@ public struct StepView: Sendable {
     }
 
     /// Nodes (depth ≥ 2) whose token also appears at the same depth under a different parent: the Cartesian-product
-    /// repetition of independent heads (SPEC §2, Medusa).
+    /// repetition of independent heads (reference §2, Medusa).
     public var repeatedNodes: Set<Int> { Repetition.repeatedNodes(nodes) }
 }
 

@@ -4,7 +4,7 @@ import LanguageModel
 import Numerics
 import Speculation
 
-/// `hydrasim cost`: the roofline cost model (SPEC §5), so a learner can see where speculation pays.
+/// `hydrasim cost`: the roofline cost model (reference §5), so a learner can see where speculation pays.
 struct CostCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cost",

@@ -4,7 +4,7 @@ import Foundation
 import LanguageModel
 import Numerics
 
-/// `hydrasim train heads`: draft heads on a frozen base model (SPEC §2).
+/// `hydrasim train heads`: draft heads on a frozen base model (reference §2).
 struct TrainHeadsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "heads",

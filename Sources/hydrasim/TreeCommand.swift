@@ -4,7 +4,7 @@ import Foundation
 import LanguageModel
 import Speculation
 
-/// `hydrasim tree`: candidate trees and their derived buffers (SPEC §3).
+/// `hydrasim tree`: candidate trees and their derived buffers (reference §3).
 struct TreeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tree",
@@ -54,7 +54,7 @@ struct TreeCommand: ParsableCommand {
         }
     }
 
-    /// `hydrasim tree optimize`: Medusa's greedy tree search from an accuracy table (SPEC §3).
+    /// `hydrasim tree optimize`: Medusa's greedy tree search from an accuracy table (reference §3).
     struct Optimize: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Choose a tree of N nodes from per-head accuracies (Medusa's greedy search) and predict its tau.",

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A corpus split 90/10 into training and validation text, tokenised (SPEC §7).
+/// A corpus split 90/10 into training and validation text, tokenised (reference §7).
 public struct TrainingData: Sendable {
     public let train: [Int32]
     public let validation: [Int32]
