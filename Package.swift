@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "DraftHeadsTests", dependencies: ["TestSupport", "DraftHeads", "LanguageModel", "Numerics"]),
         .testTarget(name: "SpeculationTests", dependencies: ["TestSupport", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         .testTarget(name: "VisualizationTests", dependencies: ["TestSupport", "CZlib", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
-        .testTarget(name: "LessonsTests", dependencies: ["TestSupport", "Lessons", "REPL", "Speculation", "LanguageModel"]),
+        .testTarget(name: "LessonsTests", dependencies: ["TestSupport", "Lessons", "REPL", "Speculation", "LanguageModel", "Numerics"]),
         .testTarget(name: "REPLTests", dependencies: ["TestSupport", "REPL", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         // Mutation fuzzing of every loader and of the numeric options (HYDRASIM_FUZZ_CASES sets the cases per format;
         // scripts/fuzz.sh runs the long version). The regression corpus is in Tests/FuzzCorpus.

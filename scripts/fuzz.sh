@@ -21,5 +21,5 @@ scratch=.build-tests
 swift build -c release --build-tests -Xswiftc -enable-testing --scratch-path "$scratch"
 start=$(date +%s)
 swift test -c release --skip-build -Xswiftc -enable-testing --scratch-path "$scratch" \
-  --filter 'LoaderFuzzTests|OptionFuzzTests|ReliabilityTests' 2>&1 | grep -E '^fuzz |^kill |✘|passed after|failed after' || true
+  --filter 'LoaderFuzzTests|OptionFuzzTests|ReliabilityTests|LessonsTests|InterpreterTests' 2>&1 | grep -E '^fuzz |^kill |✘|passed after|failed after' || true
 echo "fuzz run: $(( $(date +%s) - start )) s; statistics in $HYDRASIM_FUZZ_REPORT"

@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 import LanguageModel
 import Lessons
+import Numerics
 import REPL
 import Speculation
 
@@ -168,7 +169,9 @@ struct LessonsTests {
         let folder = PackagePaths.temporaryFolder()
         let toyPath = folder.appendingPathComponent("toy.json").path
         let store = ProgressStore(path: folder.appendingPathComponent("progress.json").path)
-        var random = SystemRandomNumberGenerator()
+        // Seeded, so a failing case comes back; HYDRASIM_FUZZ_CASES (scripts/fuzz.sh) asks for more.
+        var random = XorShiftRandom(seed: 23)
+        let cases = ProcessInfo.processInfo.environment["HYDRASIM_FUZZ_CASES"].flatMap(Int.init) ?? 300
         func mutate(_ data: Data) -> Data {
             var bytes = [UInt8](data)
             for _ in 0..<Int.random(in: 1...4, using: &random) {
@@ -181,7 +184,7 @@ struct LessonsTests {
             }
             return Data(bytes)
         }
-        for _ in 0..<300 {
+        for _ in 0..<cases {
             do { _ = try LessonManifest.parse(mutate(manifest)) } catch { #expect(!"\(error)".contains("\n")) }
             try mutate(toy).write(to: URL(fileURLWithPath: toyPath))
             do {
@@ -194,6 +197,27 @@ struct LessonsTests {
                 .write(to: URL(fileURLWithPath: store.path))
             _ = store.load()
         }
+    }
+
+    @Test("random typed answers to every exercise: correct, incorrect or malformed naming the form wanted, never a trap")
+    func answerFuzz() throws {
+        let library = try Shipped.library.get()
+        let exercises = library.manifest.exercises
+        var random = XorShiftRandom(seed: 29)
+        let words = ["0", "1", "-1", "2", "1e9", "nan", "inf", "0.5", "1/3", "50%", "[0]", "[0,1]", "0.1", "{1,2}", "yes", "no", "a", "b", "\"",
+                     "", " ", "é", "\\", "[[0],[1]]", "99999999999999999999", "\"␣the\"", ",", "[", "]"]
+        let cases = min(ProcessInfo.processInfo.environment["HYDRASIM_FUZZ_CASES"].flatMap(Int.init) ?? 400, 20_000)
+        var malformed = 0
+        for _ in 0..<cases {
+            let exercise = exercises[Int(random.next() % UInt64(exercises.count))]
+            let answer = (0..<Int(random.next() % 3)).map { _ in words[Int(random.next() % UInt64(words.count))] }.joined(separator: " ")
+            let (result, _) = try library.check(exercise.id, answer: answer)
+            if case .malformed(let message) = result {
+                malformed += 1
+                #expect(!message.contains("\n") && (message.contains(" is not ") || message.contains("is empty")), "\(exercise.id) '\(answer)': \(message)")
+            }
+        }
+        #expect(malformed > cases / 10)
     }
 
     @Test("progress is saved atomically; a corrupted file is set aside and reported")

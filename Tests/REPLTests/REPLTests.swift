@@ -253,7 +253,8 @@ struct InterpreterTests {
                      "--tree", "--heads", "--contrast", "--format", "tau<2", "token", "rejected", "nan", "inf", "medusa", "hydra++", "chain-2", "dynamic:3",
                      "dynamic:x", "-", "", "é", "\\", "\t", "greedy", "sample", "typical", "1e9"]
         var errors = 0
-        for _ in 0..<3000 {
+        let cases = ProcessInfo.processInfo.environment["HYDRASIM_FUZZ_CASES"].flatMap(Int.init) ?? 3000
+        for _ in 0..<cases {
             let count = Int(random.next() % 4)
             var parts: [String] = []
             for _ in 0...count { parts.append(words[Int(random.next() % UInt64(words.count))]) }
