@@ -83,7 +83,7 @@ let package = Package(
         // scripts/fuzz.sh runs the long version). The regression corpus is in Tests/FuzzCorpus.
         .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "hydrasim", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         // Runs the built `hydrasim` executable as a user would.
-        .testTarget(name: "CommandLineTests", dependencies: ["TestSupport", "hydrasim", "DraftHeads", "LanguageModel"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["TestSupport", "hydrasim", "DraftHeads", "LanguageModel", "Numerics"]),
     ]
 )
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Numerics
 import DraftHeads
 import LanguageModel
 
@@ -28,8 +29,9 @@ struct ReliabilityTests {
     }
 
     /// Starts `hydrasim arguments`, sends SIGKILL after `seconds`, and waits for it to end.
-    static func runAndKill(_ arguments: [String], after seconds: Double) throws {
+    static func runAndKill(_ arguments: [String], after seconds: Double, environment: [String: String] = [:]) throws {
         let process = Process()
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.executableURL = URL(fileURLWithPath: CLI.executable)
         process.arguments = arguments
         process.currentDirectoryURL = CLI.root
@@ -200,6 +202,26 @@ struct ReliabilityTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: heads)) == before)
         let forced = try CLI.run(common + ["--steps", "5", "--force"])
         #expect(forced.status == 0, "\(forced.stderr)")
+    }
+
+    @Test("SIGKILL during lesson check leaves the old or the new progress file, never a partial one")
+    func killProgressWrite() throws {
+        let home = CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: home) }
+        let path = home.appendingPathComponent("progress.json").path
+        var random = XorShiftRandom(seed: 31)
+        var seen = Set<Data>()
+        // Alternate answers so that the progress file changes (attempts, solved) at every run; kill at random moments.
+        for k in 0..<max(Self.killRuns * 4, 12) {
+            let delay = 0.02 + Double(random.next() % 400) / 1000
+            try Self.runAndKill(["lesson", "check", "mask.2", k % 2 == 0 ? "1" : "7"], after: delay, environment: ["HYDRASIM_HOME": home.path])
+            guard let data = FileManager.default.contents(atPath: path) else { continue }
+            seen.insert(data)
+            let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            #expect(object?["format_version"] as? Int == 1, "a partial progress file: \(String(decoding: data, as: UTF8.self))")
+        }
+        #expect(try Self.files(home.path).keys.filter { $0.contains(".tmp") }.isEmpty, "no temporary files left")
+        #expect(!seen.isEmpty)
     }
 
     @Test("existing output folders are not clobbered: train base into a folder with other files needs --force")

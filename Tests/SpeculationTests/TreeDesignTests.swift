@@ -64,10 +64,11 @@ struct TreeDesignTests {
         #expect { try HeadAccuracyTable.read(file) } throws: { "\($0)".contains(file) && "\($0)".contains("malformed") }
     }
 
-    static let stories = try! Checkpoint.read(shared.appendingPathComponent("models/stories260K.bin").path)
+    static let loaded = Loaded { try Checkpoint.read(PackagePaths.fixture("models/stories260K/model.bin")) }
+    static var stories: TransformerWeights { get throws { try loaded.get() } }
 
-    static func heads(_ kind: DraftHeadKind) -> DraftHeadSet {
-        let set = DraftHeadSet(kind: kind, heads: 4, blocks: 1, base: stories)
+    static func heads(_ kind: DraftHeadKind) throws -> DraftHeadSet {
+        let set = DraftHeadSet(kind: kind, heads: 4, blocks: 1, base: try stories)
         var rng = XorShiftRandom(seed: 5)
         for (name, t) in set.namedTensors where !name.contains("rms_") { for i in 0..<t.count { t[i] += 0.05 * rng.nextGaussian() } }
         return set
@@ -75,9 +76,9 @@ struct TreeDesignTests {
 
     @Test("dynamic trees: at most the budget, parents first, connected; Medusa repeats children across parents")
     func dynamicShape() throws {
-        let h = [Float](repeating: 0.1, count: Self.stories.config.dim)
+        let h = [Float](repeating: 0.1, count: try Self.stories.config.dim)
         for kind in [DraftHeadKind.medusa, .hydra] {
-            let proposer = try DynamicTreeProposer(heads: Self.heads(kind), embedding: Self.stories.tokenEmbedding, budget: 20, width: 3)
+            let proposer = try DynamicTreeProposer(heads: try Self.heads(kind), embedding: try Self.stories.tokenEmbedding, budget: 20, width: 3)
             let nodes = h.withUnsafeBufferPointer { proposer.propose(root: 5, state: $0.baseAddress!) }
             #expect(nodes.count == 21)
             for (i, node) in nodes.enumerated().dropFirst() {
@@ -95,18 +96,18 @@ struct TreeDesignTests {
                 }
             }
         }
-        #expect(throws: TreeError.self) { try DynamicTreeProposer(heads: Self.heads(.hydra), embedding: Self.stories.tokenEmbedding, budget: 0) }
+        #expect(throws: TreeError.self) { try DynamicTreeProposer(heads: try Self.heads(.hydra), embedding: try Self.stories.tokenEmbedding, budget: 0) }
     }
 
     @Test("greedy speculation with dynamic trees equals autoregressive decoding; the cache after each step equals AR's")
     func dynamicEquivalence() throws {
-        let model = Transformer(weights: Self.stories)
+        let model = Transformer(weights: try Self.stories)
         var greedy = GreedySampler()
         let prompt = [1, 22, 15, 90]
         let expected = try AutoregressiveGenerator(model: model).generate(prompt: prompt, maxTokens: 48, sampler: &greedy).tokens
         for kind in [DraftHeadKind.medusa, .hydra] {
-            let set = Self.heads(kind)
-            let proposer = try DynamicTreeProposer(heads: set, embedding: Self.stories.tokenEmbedding, budget: 10, width: 3)
+            let set = try Self.heads(kind)
+            let proposer = try DynamicTreeProposer(heads: set, embedding: try Self.stories.tokenEmbedding, budget: 10, width: 3)
             let decoder = try SpeculativeDecoder(model: model, heads: set, proposer: proposer)
             var emitted: [Int] = []
             var worst: Float = 0
