@@ -233,6 +233,17 @@ public final class LessonLibrary {
          }]
     }
 
+    /// Solved, revealed and open counts per lesson, for `--format json`.
+    public func progressJSON() -> [String: Any] {
+        let lessons = manifest.lessons.map { l -> [String: Any] in
+            ["id": l.number, "title": l.title, "exercises": l.exercises.count,
+             "solved": l.exercises.filter { progress[$0.id].solved }.count,
+             "revealed": l.exercises.filter { progress[$0.id].revealed && !progress[$0.id].solved }.count]
+        }
+        return ["lessons": lessons, "solved": manifest.exercises.filter { progress[$0.id].solved }.count,
+                "exercises": manifest.exercises.count, "progress_file": store?.path ?? NSNull()]
+    }
+
     /// Solved, revealed and open counts per lesson, as text.
     public func progressText() -> String {
         var lines: [String] = []

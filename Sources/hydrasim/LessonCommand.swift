@@ -53,9 +53,16 @@ struct LessonCommand: ParsableCommand {
         @Argument(parsing: .allUnrecognized, help: "Your answer (several words are joined with spaces).") var answer: [String] = []
         func run() throws {
             let library = try LessonCommand.library()
+            // --format json (anywhere after the id) reports {id, result, message} on standard output.
+            var words = answer
+            var json = false
+            if let i = words.firstIndex(of: "--format"), i + 1 < words.count, words[i + 1] == "json" { words.removeSubrange(i...(i + 1)); json = true }
             do {
-                let (result, message) = try library.check(id, answer: answer.joined(separator: " "))
-                if case .malformed = result { FileHandle.standardError.write(Data(("error: " + message + "\n").utf8)) } else { print(message) }
+                let (result, message) = try library.check(id, answer: words.joined(separator: " "))
+                if json {
+                    let name = switch result { case .correct: "correct"; case .incorrect: "incorrect"; case .malformed: "malformed" }
+                    try printJSON(["id": id, "result": name, "message": message, "exit_code": Int(result.exitCode)] as [String: Any])
+                } else if case .malformed = result { FileHandle.standardError.write(Data(("error: " + message + "\n").utf8)) } else { print(message) }
                 if result.exitCode != 0 { throw ExitCode(result.exitCode) }
             } catch let error as LessonError { throw lessonFailure(error.problem) }
         }
@@ -89,7 +96,11 @@ struct LessonCommand: ParsableCommand {
 
     struct ProgressCommand: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "progress", abstract: "Exercises solved per lesson.")
-        func run() throws { print(try LessonCommand.library().progressText()) }
+        @Option(name: .long, help: "text or json.") var format: ListFormat = .text
+        func run() throws {
+            let library = try LessonCommand.library()
+            if format == .json { try printJSON(library.progressJSON()) } else { print(library.progressText()) }
+        }
     }
 
     struct Reset: ParsableCommand {

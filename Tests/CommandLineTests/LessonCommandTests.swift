@@ -23,6 +23,26 @@ struct LessonCommandTests {
         return CommandLineTests.Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
+    @Test("check and progress report as JSON with --format json")
+    func jsonOutput() throws {
+        let home = CommandLineTests.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: home) }
+        func object(_ r: CommandLineTests.Result) throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        }
+        let reveal = try object(try Self.run(["reveal", "mask.2", "--format", "json"], home: home))
+        let answer = try #require(reveal["answer"] as? String)
+        let right = try Self.run(["check", "mask.2", answer, "--format", "json"], home: home)
+        let rightObject = try object(right)
+        #expect(right.status == 0 && rightObject["result"] as? String == "correct")
+        let bad = try Self.run(["check", "mask.2", "x", "--format", "json"], home: home)
+        let badObject = try object(bad)
+        #expect(bad.status == 2 && badObject["result"] as? String == "malformed")
+        let progress = try object(try Self.run(["progress", "--format", "json"], home: home))
+        #expect((progress["exercises"] as? Int ?? 0) >= 40)
+        #expect(progress["solved"] as? Int == 1)
+    }
+
     @Test("check exits 0, 1 or 2; unknown ids suggest the nearest; progress is kept and a corrupted file set aside")
     func exitCodes() throws {
         let home = CommandLineTests.temporaryFolder()
