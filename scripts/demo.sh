@@ -17,8 +17,9 @@ echo "    Greedy continuation of a prompt, one token per forward pass:"
 
 echo
 echo "==> The same prompt with Hydra++ heads: each step drafts a tree (the root + 63 draft nodes) and verifies it in one pass."
-echo "    Greedy speculative decoding gives exactly the tokens above in about a third of the steps (on this"
-echo "    2-core CPU a 64-token pass costs about 9 one-token passes, so it is not faster here; see BENCHMARKS.md):"
+echo "    Greedy speculative decoding gives exactly the tokens above in about a third of the steps (on a"
+echo "    2-core CPU a 64-token pass costs about 18-27 one-token passes, so this big tree is not faster here;"
+echo "    small trees are: see the bench below and BENCHMARKS.md):"
 "$bin" generate --decoder hydra++ --prompt "ROMEO:" --max-tokens 60
 
 echo
