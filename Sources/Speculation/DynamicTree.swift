@@ -71,27 +71,13 @@ public final class DynamicTreeProposer: CandidateProposer {
         var frontier: [Int] = [-1]      // candidate indices to expand (-1: the root)
         let k = min(width, V)
         for d in 1...depth {
-            let head = heads.heads[d - 1]
             let expanded = sequential ? frontier.count : 1
-            for row in 0..<expanded {
-                // Tokens root first on the parent's path (walked up through the candidates; Medusa reads h alone).
-                pathScratch.removeAll(keepingCapacity: true)
+            draftDepth(heads: heads, depth: d, rows: expanded, root: root, hidden: h, embedding: embedding, input: inputs[d - 1],
+                       activations: activations[d - 1], scratch: &pathScratch, k: k, width: width,
+                       tokens: &topTokens, probabilities: &topProbabilities) { row, path in
+                // Walk up through the candidates (Medusa reads h alone).
                 var c = sequential ? frontier[row] : -1
-                while c >= 0 { pathScratch.append(candidates[c].token); c = candidates[c].parent }
-                pathScratch.append(root)
-                while pathScratch.count < d { pathScratch.append(root) }
-                pathScratch.reverse()
-                heads.assembleInput(head: d, hidden: h, path: pathScratch, embedding: embedding,
-                                    into: inputs[d - 1].pointer + row * head.inputWidth)
-            }
-            head.forward(inputs[d - 1].pointer, rows: expanded, into: activations[d - 1])
-            topTokens.withUnsafeMutableBufferPointer { tokens in
-                topProbabilities.withUnsafeMutableBufferPointer { probabilities in
-                    for row in 0..<expanded {
-                        TreeProposer.topSoftmax(activations[d - 1].logits.pointer + row * V, count: V, k: k,
-                                                tokens: tokens.baseAddress! + row * width, probabilities: probabilities.baseAddress! + row * width)
-                    }
-                }
+                while c >= 0 { path.append(candidates[c].token); c = candidates[c].parent }
             }
             var level: [Int] = []
             for (i, parent) in frontier.enumerated() {

@@ -130,31 +130,15 @@ public final class TreeProposer: CandidateProposer {
     /// or the prefix layer's output). Returns the nodes in tree order, root first.
     public func propose(root: Int, state h: UnsafePointer<Float>) -> [DraftNode] {
         var nodes = [DraftNode](repeating: DraftNode(token: root, parent: -1, depth: 0, rank: 0, draftProbability: 1), count: tree.nodeCount)
-        let V = heads.config.vocabularySize
         let sequential = heads.config.kind.isSequential
         for d in 1...tree.depth {
-            let head = heads.heads[d - 1]
             let expanded = sequential ? parentsAtDepth[d - 1].count : 1
-            for row in 0..<expanded {
-                // The path's tokens, root first: walk up from the parent (Medusa reads h alone; any path will do).
-                pathScratch.removeAll(keepingCapacity: true)
+            draftDepth(heads: heads, depth: d, rows: expanded, root: root, hidden: h, embedding: embedding, input: inputs[d - 1],
+                       activations: activations[d - 1], scratch: &pathScratch, k: width, width: width,
+                       tokens: &topTokens, probabilities: &topProbabilities) { row, path in
+                // Walk up from the parent (Medusa reads h alone; any path will do).
                 var node = sequential ? parentsAtDepth[d - 1][row] : 0
-                while node > 0 { pathScratch.append(nodes[node].token); node = parentOf[node] }
-                pathScratch.append(root)
-                while pathScratch.count < d { pathScratch.append(root) }
-                pathScratch.reverse()
-                heads.assembleInput(head: d, hidden: h, path: pathScratch, embedding: embedding,
-                                    into: inputs[d - 1].pointer + row * head.inputWidth)
-            }
-            head.forward(inputs[d - 1].pointer, rows: expanded, into: activations[d - 1])
-            topTokens.withUnsafeMutableBufferPointer { tokens in
-                topProbabilities.withUnsafeMutableBufferPointer { probabilities in
-                    for row in 0..<expanded {
-                        let logits = activations[d - 1].logits.pointer + row * V
-                        Self.topSoftmax(logits, count: V, k: width, tokens: tokens.baseAddress! + row * width,
-                                        probabilities: probabilities.baseAddress! + row * width)
-                    }
-                }
+                while node > 0 { path.append(nodes[node].token); node = parentOf[node] }
             }
             for node in nodesAtDepth[d - 1] {
                 let choice = rowOf[node] * width + rankOf[node]
@@ -194,5 +178,34 @@ public final class TreeProposer: CandidateProposer {
         sum = lanes.sum()
         while v < count { sum += Foundation.exp(logits[v] - top); v += 1 }
         for i in 0..<kept { probabilities[i] = Foundation.exp(logits[tokens[i]] - top) / sum }
+    }
+}
+
+/// Runs head `d` over `rows` parents in one batched pass and writes each row's `k` most likely tokens and their
+/// probabilities at stride `width` into `tokens` and `probabilities` (the step both proposers share).
+///
+/// `walkUp(row, &path)` appends the tokens on row `row`'s parent path newest first, without the root; the path is
+/// then completed with the root, padded with it to depth `d` (Medusa's heads ignore it) and reversed.
+func draftDepth(heads: DraftHeadSet, depth d: Int, rows: Int, root: Int, hidden h: UnsafePointer<Float>, embedding: Tensor,
+                input: Tensor, activations: HeadActivations, scratch path: inout [Int], k: Int, width: Int,
+                tokens: inout [Int], probabilities: inout [Float], walkUp: (Int, inout [Int]) -> Void) {
+    let head = heads.heads[d - 1]
+    let V = heads.config.vocabularySize
+    for row in 0..<rows {
+        path.removeAll(keepingCapacity: true)
+        walkUp(row, &path)
+        path.append(root)
+        while path.count < d { path.append(root) }
+        path.reverse()
+        heads.assembleInput(head: d, hidden: h, path: path, embedding: embedding, into: input.pointer + row * head.inputWidth)
+    }
+    head.forward(input.pointer, rows: rows, into: activations)
+    tokens.withUnsafeMutableBufferPointer { t in
+        probabilities.withUnsafeMutableBufferPointer { p in
+            for row in 0..<rows {
+                TreeProposer.topSoftmax(activations.logits.pointer + row * V, count: V, k: k,
+                                        tokens: t.baseAddress! + row * width, probabilities: p.baseAddress! + row * width)
+            }
+        }
     }
 }

@@ -6,21 +6,7 @@ import TestSupport
 @Suite("hydrasim lesson")
 struct LessonCommandTests {
     static func run(_ arguments: [String], home: URL) throws -> CommandLineTests.Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLineTests.executable)
-        process.arguments = ["lesson"] + arguments
-        process.currentDirectoryURL = CommandLineTests.root
-        var environment = ProcessInfo.processInfo.environment
-        environment["HYDRASIM_HOME"] = home.path
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CommandLineTests.Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        try CommandLineTests.run(["lesson"] + arguments, environment: ["HYDRASIM_HOME": home.path])
     }
 
     @Test("check and progress report as JSON with --format json")
