@@ -187,7 +187,8 @@ public final class DecoderFactory {
                 guard (1...2).contains(parts.count), let budget = Int(parts[0]), parts.count == 1 || Int(parts[1]) != nil else {
                     throw DecoderSpecError("tree \(spec): a dynamic tree is dynamic:N or dynamic:N:W, e.g. dynamic:24 or dynamic:24:4")
                 }
-                guard budget <= weights.config.maxSequenceLength else {
+                // The root is verified with the budget's nodes: all of them must fit the context.
+                guard budget < weights.config.maxSequenceLength else {
                     throw DecoderSpecError("tree \(spec): \(budget) nodes do not fit the model's context of \(weights.config.maxSequenceLength)")
                 }
                 return try DynamicTreeProposer(heads: heads, embedding: weights.tokenEmbedding, budget: budget,
@@ -200,7 +201,9 @@ public final class DecoderFactory {
             return try TreeProposer(heads: heads, tree: tree, embedding: weights.tokenEmbedding,
                                     name: URL(fileURLWithPath: spec).deletingPathExtension().lastPathComponent)
         } catch let error as TreeError {
-            throw DecoderSpecError("tree \(spec): \(error.problem)")
+            // A tree file's own errors already start with its path: name it once.
+            let problem = error.problem.hasPrefix(spec + ": ") ? String(error.problem.dropFirst(spec.count + 2)) : error.problem
+            throw DecoderSpecError("tree \(spec): \(problem)")
         }
     }
 

@@ -233,9 +233,10 @@ public final class DecodingSession {
         // Draft (or, when no tree fits in the context any more, verify the root alone).
         let fits = prefix + maxNodes <= model.contextLength
         var nodes: [DraftNode]
+        // `(D)` the state the heads read (also kept in the step's details); empty when no tree is drafted.
+        let heads = fits ? try headState(d, count: prefix) : []
         if fits {
-            let h = try headState(d, count: prefix)
-            nodes = h.withUnsafeBufferPointer { d.proposer.propose(root: root, context: DraftContext(hidden: $0.baseAddress!, tokens: context)) }
+            nodes = heads.withUnsafeBufferPointer { d.proposer.propose(root: root, context: DraftContext(hidden: $0.baseAddress!, tokens: context)) }
         } else {
             nodes = [DraftNode(token: root, parent: -1, depth: 0, rank: 0, draftProbability: 1)]
         }
@@ -250,7 +251,7 @@ public final class DecodingSession {
             let baseTop = nodes.indices.map { i in
                 d.rule.distribution(out.logits(i), count: V).withUnsafeBufferPointer { TokenProbability.top($0.baseAddress!, count: V, k: StepDetails.topCount) }
             }
-            lastRunDetails = StepDetails(drafter: d, headState: nodes.count > 1 || d.heads != nil ? (try? headState(d, count: prefix)) ?? [] : [],
+            lastRunDetails = StepDetails(drafter: d, headState: heads,
                                          baseTop: baseTop)
         }
         // Keep the accepted path's keys and values right after the prefix.

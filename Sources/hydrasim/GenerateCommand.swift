@@ -159,9 +159,6 @@ struct GenerateCommand: ParsableCommand {
         let rule = try speculation.verification.acceptanceRule(sampling)
         let made = try speculation.makeDecoder(speculation.decoder, model: transformer, checkpoint: checkpoint, rule: rule, seed: sampling.seed)
         let decoder = made.decoder
-        if decoder.proposer.maxNodeCount > transformer.config.maxSequenceLength {
-            throw CLIError("--tree \(speculation.verification.tree): a step verifies \(decoder.proposer.maxNodeCount) nodes but the model's context is \(transformer.config.maxSequenceLength) tokens")
-        }
         if trace != nil && tokenizer == nil { throw CLIError("--trace needs a tokenizer for token texts: pass --tokenizer") }
         let stream = format == .text
         var previous = promptTokens.last ?? 1

@@ -19,11 +19,12 @@ extension DecoderKind {
 typealias RuleName = RuleKind
 extension RuleKind: ExpressibleByArgument {}
 
-/// A library error about a decoder's description, as a command-line error naming the option.
+/// A library error about a decoder's description, as a command-line error: a problem with the tree or the heads
+/// names its option (`--tree X: ...`).
 func cliError(_ error: DecoderSpecError) -> CLIError {
     let problem = error.problem
     for option in ["tree ", "heads "] where problem.hasPrefix(option) { return CLIError("--" + problem) }
-    return CLIError(problem.replacingOccurrences(of: "decoder ", with: "--decoder ", options: [], range: problem.range(of: "decoder ")))
+    return CLIError(problem)
 }
 
 /// How candidate trees are drawn and verified: the tree and the acceptance rule (shared by `generate`,

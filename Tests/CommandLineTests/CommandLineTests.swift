@@ -227,7 +227,7 @@ struct CommandLineTests {
         try expectError(common + ["--decoder", "hydra", "--tree", badTree], "has no parent: [0, 1] is missing")
         try expectError(["generate", "--checkpoint", Self.stories, "--prompt-ids", "1", "--decoder", "hydra", "--heads", "\(base)/hydra.heads"],
                         "do not fit this model")
-        try expectError(["generate", "--checkpoint", Self.stories, "--prompt-ids", "1", "--decoder", "hydra"], "no heads for --decoder hydra")
+        try expectError(["generate", "--checkpoint", Self.stories, "--prompt-ids", "1", "--decoder", "hydra"], "no heads for decoder hydra")
         try expectError(["generate", "--checkpoint", checkpoint, "--prompt", "to be", "--decoder", "hydra", "--max-tokens", "20", "--trace", folder.path + "/no/such/dir/t.json"], "t.json")
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Deterministic mutation fuzzing of HydraSim's loaders (issue 14): seeded, so a failing case can be replayed
@@ -20,22 +21,8 @@ enum FuzzSettings {
     static let reportFile = environment["HYDRASIM_FUZZ_REPORT"]
 }
 
-/// SplitMix64: small, fast, and the same sequence on every machine.
-struct FuzzRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in `0..<n` (n ≥ 1).
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
-    mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
-    mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
-}
+/// The fuzzer's seeded generator (SplitMix64, shared with the other tests).
+typealias FuzzRandom = SplitMix64
 
 /// What a fuzz run saw for one format.
 struct FuzzStats {
