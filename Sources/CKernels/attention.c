@@ -102,16 +102,63 @@ INLINE void key_scores(const float *q, const float *keys, int stride, const int 
     }
 }
 
-/* Each thread's scratch: (columns + 8) scores, then (columns + 8) slot indices. */
-#define SCRATCH_STRIDE(columns) (2 * (size_t)(columns) + 16)
+/* Each thread's scratch: (columns + 8) scores, (columns + 8) slot indices, then (columns + 8) scores of a
+ * second query head sharing the key/value head. */
+#define SCRATCH_STRIDE(columns) (3 * (size_t)(columns) + 24)
 
-INLINE void attention_tasks(const hk_attention_args *a, long first, long last, float *scores) {
+size_t hk_attention_scratch(int columns) { return columns > 0 ? SCRATCH_STRIDE(columns) : 24; }
+
+/* out_h[k] = sum over t in order of p_h[t] v_t[k] for one or two query heads sharing the values, 8 columns
+ * per register: with two heads and 32 columns, 8 independent chains (each element still one chain in t). */
+INLINE void weighted_values(const float *values, int stride, const int *slots, int m, int hs,
+                            const float *p0, const float *p1, float *out0, float *out1) {
+    int k = 0;
+    for (; k + 32 <= hs; k += 32) {
+        v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+        for (int t = 0; t < m; t++) {
+            const float *v = values + (size_t)slots[t] * stride + k;
+            v8f v0 = *(const v8f_u *)v, v1 = *(const v8f_u *)(v + 8), v2 = *(const v8f_u *)(v + 16), v3 = *(const v8f_u *)(v + 24);
+            float s = p0[t];
+            a0 = a0 + s * v0; a1 = a1 + s * v1; a2 = a2 + s * v2; a3 = a3 + s * v3;
+            if (p1) {
+                float u = p1[t];
+                b0 = b0 + u * v0; b1 = b1 + u * v1; b2 = b2 + u * v2; b3 = b3 + u * v3;
+            }
+        }
+        *(v8f_u *)(out0 + k) = a0; *(v8f_u *)(out0 + k + 8) = a1; *(v8f_u *)(out0 + k + 16) = a2; *(v8f_u *)(out0 + k + 24) = a3;
+        if (p1) { *(v8f_u *)(out1 + k) = b0; *(v8f_u *)(out1 + k + 8) = b1; *(v8f_u *)(out1 + k + 16) = b2; *(v8f_u *)(out1 + k + 24) = b3; }
+    }
+    for (; k + 8 <= hs; k += 8) {
+        v8f a = {0}, b = {0};
+        for (int t = 0; t < m; t++) {
+            v8f v = *(const v8f_u *)(values + (size_t)slots[t] * stride + k);
+            a = a + p0[t] * v;
+            if (p1) b = b + p1[t] * v;
+        }
+        *(v8f_u *)(out0 + k) = a;
+        if (p1) *(v8f_u *)(out1 + k) = b;
+    }
+    for (; k < hs; k++) {
+        float a = 0, b = 0;
+        for (int t = 0; t < m; t++) {
+            float v = values[(size_t)slots[t] * stride + k];
+            a = a + p0[t] * v;
+            if (p1) b = b + p1[t] * v;
+        }
+        out0[k] = a;
+        if (p1) out1[k] = b;
+    }
+}
+
+/* One task is a (row, key/value head): its visible slots are listed once, then the query heads of the group
+ * go two at a time through scores, softmax and the weighted sum of the values they share. */
+INLINE void attention_tasks(const hk_attention_args *a, long first, long last, float *scratch) {
     const int hs = a->head_size, group = a->heads / a->kv_heads;
     const int tail = a->columns - a->shared_prefix;
-    int *slots = (int *)(scores + a->columns + 8); /* (columns + 8) the visible slots of the current row, in order */
+    float *scores0 = scratch, *scores1 = scratch + 2 * (size_t)a->columns + 16;
+    int *slots = (int *)(scratch + a->columns + 8); /* (columns + 8) the visible slots of the current row, in order */
     for (long task = first; task < last; task++) {
-        int i = (int)(task / a->heads), h = (int)(task % a->heads), g = h / group;
-        const float *q = a->q + (size_t)i * a->ldq + (size_t)h * hs;
+        int i = (int)(task / a->kv_heads), g = (int)(task % a->kv_heads);
         const float *keys = a->keys + (size_t)g * hs, *values = a->values + (size_t)g * hs;
         const uint64_t *rowBits = a->bits + (size_t)i * a->words_per_row;
         int m = 0;
@@ -123,25 +170,22 @@ INLINE void attention_tasks(const hk_attention_args *a, long first, long last, f
                 slots[m++] = a->shared_prefix + j;
             }
         }
-        float *out = a->out + (size_t)i * a->ldo + (size_t)h * hs;
-        if (m == 0) {
-            for (int k = 0; k < hs; k++) out[k] = 0;
-            continue;
-        }
-        for (int t = m; t % 8 != 0; t++) slots[t] = slots[m - 1];
-        key_scores(q, keys, a->kv_stride, slots, m, hs, a->scale, scores);
-        softmax(scores, m);
-        /* out[k] = sum over t in order of p_t v_t[k]: one register per 8 columns, carried across t. */
-        int k = 0;
-        for (; k + 8 <= hs; k += 8) {
-            v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
-            for (int t = 0; t < m; t++) acc = acc + scores[t] * *(const v8f_u *)(values + (size_t)slots[t] * a->kv_stride + k);
-            *(v8f_u *)(out + k) = acc;
-        }
-        for (; k < hs; k++) {
-            float acc = 0;
-            for (int t = 0; t < m; t++) acc = acc + scores[t] * values[(size_t)slots[t] * a->kv_stride + k];
-            out[k] = acc;
+        for (int h = g * group; h < (g + 1) * group; h += 2) {
+            int pair = h + 1 < (g + 1) * group;
+            const float *q0 = a->q + (size_t)i * a->ldq + (size_t)h * hs;
+            float *out0 = a->out + (size_t)i * a->ldo + (size_t)h * hs;
+            if (m == 0) {
+                for (int k = 0; k < hs * (1 + pair); k++) out0[k] = 0;
+                continue;
+            }
+            for (int t = m; t % 8 != 0; t++) slots[t] = slots[m - 1];
+            key_scores(q0, keys, a->kv_stride, slots, m, hs, a->scale, scores0);
+            softmax(scores0, m);
+            if (pair) {
+                key_scores(q0 + hs, keys, a->kv_stride, slots, m, hs, a->scale, scores1);
+                softmax(scores1, m);
+            }
+            weighted_values(values, a->kv_stride, slots, m, hs, scores0, pair ? scores1 : NULL, out0, out0 + hs);
         }
     }
 }
@@ -191,7 +235,7 @@ void hk_attention(hk_pool *pool, const hk_attention_args *args) {
     if (variant == HK_VARIANT_AVX512) job.tasks = tasks_avx512;
     else if (variant == HK_VARIANT_AVX2) job.tasks = tasks_avx2;
 #endif
-    job.total = (long)args->n * args->heads;
+    job.total = (long)args->n * args->kv_heads;
     long work = job.total * args->columns * args->head_size;
     if (work < 16384 || hk_pool_threads(pool) == 1) {
         job.tasks(args, 0, job.total, args->scratch);

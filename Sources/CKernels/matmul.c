@@ -26,14 +26,14 @@ static unsigned long long read_xcr0(void) {
 static int detect(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return HK_VARIANT_PORTABLE;
-    int osxsave = (c >> 27) & 1, fma = (c >> 12) & 1, avx = (c >> 28) & 1;
+    int osxsave = (c >> 27) & 1, fma = (c >> 12) & 1, avx = (c >> 28) & 1, f16c = (c >> 29) & 1;
     if (!osxsave || !avx) return HK_VARIANT_PORTABLE;
     unsigned long long xcr0 = read_xcr0();
     if ((xcr0 & 6) != 6) return HK_VARIANT_PORTABLE;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return HK_VARIANT_PORTABLE;
     int avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1, avx512vl = (b >> 31) & 1;
-    if (avx512f && avx512bw && avx512vl && fma && (xcr0 & 0xE6) == 0xE6) return HK_VARIANT_AVX512;
-    if (avx2 && fma) return HK_VARIANT_AVX2;
+    if (avx512f && avx512bw && avx512vl && fma && f16c && (xcr0 & 0xE6) == 0xE6) return HK_VARIANT_AVX512;
+    if (avx2 && fma && f16c) return HK_VARIANT_AVX2;
     return HK_VARIANT_PORTABLE;
 }
 #else
@@ -59,25 +59,80 @@ static inline float sum8(v8f a) {
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
-static void rows_portable(const float *x, int ldx, int n, int in, const float *w, int rows, float *y, int ldy) {
+/* IEEE half to float (exact: every half is a float). */
+static inline float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF, bits;
+    if (exponent == 0x1F) bits = sign | 0x7F800000 | (mantissa << 13);
+    else if (exponent != 0) bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    else if (mantissa == 0) bits = sign;
+    else { /* subnormal: normalise */
+        int e = -1;
+        do { e++; mantissa <<= 1; } while (!(mantissa & 0x400));
+        bits = sign | ((uint32_t)(112 - e) << 23) | ((mantissa & 0x3FF) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t hk_float_to_half(float value) {
+    uint32_t bits;
+    memcpy(&bits, &value, 4);
+    uint32_t sign = (bits >> 16) & 0x8000, exponent = (bits >> 23) & 0xFF, mantissa = bits & 0x7FFFFF;
+    if (exponent == 0xFF) return (uint16_t)(sign | 0x7C00 | (mantissa ? 0x200 | (mantissa >> 13) : 0)); /* inf, NaN */
+    int e = (int)exponent - 127 + 15;
+    if (e >= 0x1F) return (uint16_t)(sign | 0x7C00); /* too large: inf */
+    if (e <= 0) {
+        /* subnormal half (or zero): shift the full significand, round to nearest even */
+        if (e < -10) return (uint16_t)sign;
+        uint32_t m = mantissa | 0x800000;
+        int shift = 14 - e;
+        uint32_t half = m >> shift, rest = m & ((1u << shift) - 1), midpoint = 1u << (shift - 1);
+        if (rest > midpoint || (rest == midpoint && (half & 1))) half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = (uint32_t)e << 10 | (mantissa >> 13), rest = mantissa & 0x1FFF;
+    if (rest > 0x1000 || (rest == 0x1000 && (half & 1))) half++; /* a carry into the exponent is still right */
+    return (uint16_t)(sign | half);
+}
+
+void hk_to_half(const float *x, size_t count, uint16_t *out) {
+    for (size_t i = 0; i < count; i++) out[i] = hk_float_to_half(x[i]);
+}
+
+/* The weight of row `wr` at column k: fp32 rows, or fp16 rows when `half` (converted exactly). */
+#define WEIGHT_AT(wr, k, half) ((half) ? half_to_float(((const uint16_t *)(wr))[k]) : ((const float *)(wr))[k])
+
+static inline __attribute__((always_inline)) void
+rows_portable_impl(const float *x, int ldx, int n, int in, const void *w, int rows, float *y, int ldy, const int half) {
+    const size_t size = half ? 2 : 4;
     for (int r = 0; r < rows; r++) {
-        const float *wr = w + (size_t)r * in;
+        const char *wr = (const char *)w + (size_t)r * in * size;
         for (int i = 0; i < n; i++) {
             const float *xi = x + (size_t)i * ldx;
             v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
             int k = 0;
             for (; k + 8 <= in; k += 8) {
-                v8f wv = *(const v8f_u *)(wr + k), xv = *(const v8f_u *)(xi + k);
+                v8f wv, xv = *(const v8f_u *)(xi + k);
+                if (half) for (int t = 0; t < 8; t++) wv[t] = WEIGHT_AT(wr, k + t, 1);
+                else wv = *(const v8f_u *)((const float *)wr + k);
                 acc = acc + wv * xv;
             }
             if (k < in) {
                 v8f wv = {0, 0, 0, 0, 0, 0, 0, 0}, xv = wv;
-                for (int t = 0; k + t < in; t++) { wv[t] = wr[k + t]; xv[t] = xi[k + t]; }
+                for (int t = 0; k + t < in; t++) { wv[t] = WEIGHT_AT(wr, k + t, half); xv[t] = xi[k + t]; }
                 acc = acc + wv * xv;
             }
             y[(size_t)i * ldy + r] = sum8(acc);
         }
     }
+}
+
+static void rows_portable(const float *x, int ldx, int n, int in, const void *w, int rows, float *y, int ldy) {
+    rows_portable_impl(x, ldx, n, in, w, rows, y, ldy, 0);
+}
+static void rows_portable_half(const float *x, int ldx, int n, int in, const void *w, int rows, float *y, int ldy) {
+    rows_portable_impl(x, ldx, n, in, w, rows, y, ldy, 1);
 }
 
 #if defined(__x86_64__)
@@ -87,7 +142,7 @@ static void rows_portable(const float *x, int ldx, int n, int in, const float *w
  * Every block has 4 weight rows (a block past the last row repeats the last row and drops its results),
  * so every output element goes through the same 4-accumulator reduction tree. */
 
-#define TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 /* The sums of four 8-lane accumulators, in one fixed tree: lanes (i, i+4), then (i, i+2), then (i, i+1). */
 TARGET_AVX2 static inline __attribute__((always_inline)) __m128 reduce4_avx2(__m256 a, __m256 b, __m256 c, __m256 d) {
@@ -99,9 +154,25 @@ TARGET_AVX2 static inline __attribute__((always_inline)) __m128 reduce4_avx2(__m
     return _mm256_castps256_ps128(_mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 4, 2, 6, 0, 0, 0, 0)));
 }
 
+/* Eight weights of row `w` from column k: fp32, or fp16 converted exactly (F16C) when `half`. */
+TARGET_AVX2 static inline __attribute__((always_inline)) __m256 load8_avx2(const void *w, int k, const int half) {
+    if (half) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + k)));
+    return _mm256_loadu_ps((const float *)w + k);
+}
+
+TARGET_AVX2 static inline __attribute__((always_inline)) __m256 load8_tail_avx2(const void *w, int k, int left, __m256i mask, const int half) {
+    if (half) {
+        uint16_t t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int j = 0; j < left; j++) t[j] = ((const uint16_t *)w)[k + j];
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)t));
+    }
+    return _mm256_maskload_ps((const float *)w + k, mask);
+}
+
 TARGET_AVX2 static inline __attribute__((always_inline)) void
-block_avx2(const float *x, int ldx, int in, const float *const *w, const float *const *ahead, float *y, int ldy, int valid,
-           const int C) {
+block_avx2(const float *x, int ldx, int in, const void *const *w, const void *const *ahead, float *y, int ldy, int valid,
+           const int C, const int half) {
+    const size_t size = half ? 2 : 4;
     __m256 acc[4][3];
     for (int r = 0; r < 4; r++)
         for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
@@ -109,10 +180,10 @@ block_avx2(const float *x, int ldx, int in, const float *const *w, const float *
     for (; k + 8 <= in; k += 8) {
         __m256 xv[3];
         for (int c = 0; c < C; c++) xv[c] = _mm256_loadu_ps(x + (size_t)c * ldx + k);
-        if (ahead && (k & 15) == 0)
-            for (int r = 0; r < 4; r++) _mm_prefetch((const char *)(ahead[r] + k), _MM_HINT_T1);
+        if (ahead && (k * size) % 64 == 0)
+            for (int r = 0; r < 4; r++) _mm_prefetch((const char *)ahead[r] + k * size, _MM_HINT_T1);
         for (int r = 0; r < 4; r++) {
-            __m256 wv = _mm256_loadu_ps(w[r] + k);
+            __m256 wv = load8_avx2(w[r], k, half);
             for (int c = 0; c < C; c++) acc[r][c] = _mm256_fmadd_ps(wv, xv[c], acc[r][c]);
         }
     }
@@ -122,7 +193,7 @@ block_avx2(const float *x, int ldx, int in, const float *const *w, const float *
         __m256 xv[3];
         for (int c = 0; c < C; c++) xv[c] = _mm256_maskload_ps(x + (size_t)c * ldx + k, mask);
         for (int r = 0; r < 4; r++) {
-            __m256 wv = _mm256_maskload_ps(w[r] + k, mask);
+            __m256 wv = load8_tail_avx2(w[r], k, left, mask, half);
             for (int c = 0; c < C; c++) acc[r][c] = _mm256_fmadd_ps(wv, xv[c], acc[r][c]);
         }
     }
@@ -137,26 +208,35 @@ block_avx2(const float *x, int ldx, int in, const float *const *w, const float *
     }
 }
 
-TARGET_AVX2 static void rows_avx2(const float *x, int ldx, int n, int in, const float *w, int rows, float *y, int ldy) {
+TARGET_AVX2 static inline __attribute__((always_inline)) void
+rows_avx2_impl(const float *x, int ldx, int n, int in, const void *w, int rows, float *y, int ldy, const int half) {
+    const size_t size = half ? 2 : 4;
     for (int r = 0; r < rows; r += 4) {
-        const float *wr[4], *next[4];
-        for (int j = 0; j < 4; j++) wr[j] = w + (size_t)(r + j < rows ? r + j : rows - 1) * in;
-        for (int j = 0; j < 4; j++) next[j] = w + (size_t)(r + 16 + j < rows ? r + 16 + j : rows - 1) * in;
-        const float *const *ahead = r + 16 < rows ? next : NULL; /* 4 blocks ahead into L2, first pass only */
+        const void *wr[4], *next[4];
+        for (int j = 0; j < 4; j++) wr[j] = (const char *)w + (size_t)(r + j < rows ? r + j : rows - 1) * in * size;
+        for (int j = 0; j < 4; j++) next[j] = (const char *)w + (size_t)(r + 16 + j < rows ? r + 16 + j : rows - 1) * in * size;
+        const void *const *ahead = r + 16 < rows ? next : NULL; /* 4 blocks ahead into L2, first pass only */
         int valid = rows - r < 4 ? rows - r : 4;
         int i = 0;
         for (; i + 3 <= n; i += 3, ahead = NULL)
-            block_avx2(x + (size_t)i * ldx, ldx, in, wr, ahead, y + (size_t)i * ldy + r, ldy, valid, 3);
-        if (n - i == 2) block_avx2(x + (size_t)i * ldx, ldx, in, wr, ahead, y + (size_t)i * ldy + r, ldy, valid, 2);
-        else if (n - i == 1) block_avx2(x + (size_t)i * ldx, ldx, in, wr, ahead, y + (size_t)i * ldy + r, ldy, valid, 1);
+            block_avx2(x + (size_t)i * ldx, ldx, in, wr, ahead, y + (size_t)i * ldy + r, ldy, valid, 3, half);
+        if (n - i == 2) block_avx2(x + (size_t)i * ldx, ldx, in, wr, ahead, y + (size_t)i * ldy + r, ldy, valid, 2, half);
+        else if (n - i == 1) block_avx2(x + (size_t)i * ldx, ldx, in, wr, ahead, y + (size_t)i * ldy + r, ldy, valid, 1, half);
     }
+}
+
+TARGET_AVX2 static void rows_avx2(const float *x, int ldx, int n, int in, const void *w, int rows, float *y, int ldy) {
+    rows_avx2_impl(x, ldx, n, in, w, rows, y, ldy, 0);
+}
+TARGET_AVX2 static void rows_avx2_half(const float *x, int ldx, int n, int in, const void *w, int rows, float *y, int ldy) {
+    rows_avx2_impl(x, ldx, n, in, w, rows, y, ldy, 1);
 }
 
 /* ---------------------------------------------------------------- AVX-512: 8 x 1 and 6 x 4 blocks of zmm
  * A block past the last weight row repeats the last row and drops those results, and every output element
  * goes through the same 8-accumulator reduction tree (unused accumulators are zero). */
 
-#define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+#define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 
 /* The sums of eight 16-lane accumulators in one fixed tree: lanes (i, i+8), (i, i+4), (i, i+2), (i, i+1). */
 TARGET_AVX512 static inline __attribute__((always_inline)) __m256 reduce8_avx512(const __m512 *a) {
@@ -177,9 +257,21 @@ TARGET_AVX512 static inline __attribute__((always_inline)) __m256 reduce8_avx512
 /* `ahead` (when not NULL): the weight rows of a later block, fetched into L2 while this block computes.
  * R weight rows (at most 8) x C input rows (at most 4) of accumulators; accumulators R..7 are zero and
  * only fill the reduction tree, whose result for an accumulator does not depend on its position. */
+/* Sixteen weights of row `w` from column k (`mask`: the lanes to load): fp32, or fp16 converted exactly when `half`. */
+TARGET_AVX512 static inline __attribute__((always_inline)) __m512 load16_avx512(const void *w, int k, const int half) {
+    if (half) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + k)));
+    return _mm512_loadu_ps((const float *)w + k);
+}
+
+TARGET_AVX512 static inline __attribute__((always_inline)) __m512 load16_tail_avx512(const void *w, int k, __mmask16 mask, const int half) {
+    if (half) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, (const uint16_t *)w + k));
+    return _mm512_maskz_loadu_ps(mask, (const float *)w + k);
+}
+
 TARGET_AVX512 static inline __attribute__((always_inline)) void
-block_avx512(const float *x, int ldx, int in, const float *const *w, const float *const *ahead, float *y, int ldy, int valid,
-             const int R, const int C) {
+block_avx512(const float *x, int ldx, int in, const void *const *w, const void *const *ahead, float *y, int ldy, int valid,
+             const int R, const int C, const int half) {
+    const size_t size = half ? 2 : 4;
     __m512 acc[4][8];
     for (int c = 0; c < C; c++)
         for (int r = 0; r < 8; r++) acc[c][r] = _mm512_setzero_ps();
@@ -187,10 +279,10 @@ block_avx512(const float *x, int ldx, int in, const float *const *w, const float
     for (; k + 16 <= in; k += 16) {
         __m512 xv[4];
         for (int c = 0; c < C; c++) xv[c] = _mm512_loadu_ps(x + (size_t)c * ldx + k);
-        if (ahead)
-            for (int r = 0; r < R; r++) _mm_prefetch((const char *)(ahead[r] + k), _MM_HINT_T1);
+        if (ahead && (k * size) % 64 == 0)
+            for (int r = 0; r < R; r++) _mm_prefetch((const char *)ahead[r] + k * size, _MM_HINT_T1);
         for (int r = 0; r < R; r++) {
-            __m512 wv = _mm512_loadu_ps(w[r] + k);
+            __m512 wv = load16_avx512(w[r], k, half);
             for (int c = 0; c < C; c++) acc[c][r] = _mm512_fmadd_ps(wv, xv[c], acc[c][r]);
         }
     }
@@ -199,7 +291,7 @@ block_avx512(const float *x, int ldx, int in, const float *const *w, const float
         __m512 xv[4];
         for (int c = 0; c < C; c++) xv[c] = _mm512_maskz_loadu_ps(mask, x + (size_t)c * ldx + k);
         for (int r = 0; r < R; r++) {
-            __m512 wv = _mm512_maskz_loadu_ps(mask, w[r] + k);
+            __m512 wv = load16_tail_avx512(w[r], k, mask, half);
             for (int c = 0; c < C; c++) acc[c][r] = _mm512_fmadd_ps(wv, xv[c], acc[c][r]);
         }
     }
@@ -212,16 +304,18 @@ block_avx512(const float *x, int ldx, int in, const float *const *w, const float
  * each weight row once from memory and once from L1 (8 x 3 blocks needed 3 + 1 passes for 4 rows).
  * The block shape never changes an element's operations: n = 1 and n > 1 give the same bits. */
 #define AVX512_ROWS_MAX 8
-#define AVX512_PASS(R, C) block_avx512(x + (size_t)i * ldx, ldx, in, wr, ahead, y + (size_t)i * ldy + r, ldy, valid, R, C)
-TARGET_AVX512 static void rows_avx512(const float *x, int ldx, int n, int in, const float *w, int rows, float *y, int ldy) {
+#define AVX512_PASS(R, C) block_avx512(x + (size_t)i * ldx, ldx, in, wr, ahead, y + (size_t)i * ldy + r, ldy, valid, R, C, half)
+TARGET_AVX512 static inline __attribute__((always_inline)) void
+rows_avx512_impl(const float *x, int ldx, int n, int in, const void *w, int rows, float *y, int ldy, const int half) {
     const int R = n == 1 ? 8 : 6;
+    const size_t size = half ? 2 : 4;
     for (int r = 0; r < rows; r += R) {
-        const float *wr[AVX512_ROWS_MAX], *next[AVX512_ROWS_MAX];
-        for (int j = 0; j < R; j++) wr[j] = w + (size_t)(r + j < rows ? r + j : rows - 1) * in;
-        for (int j = 0; j < R; j++) next[j] = w + (size_t)(r + 2 * R + j < rows ? r + 2 * R + j : rows - 1) * in;
+        const void *wr[AVX512_ROWS_MAX], *next[AVX512_ROWS_MAX];
+        for (int j = 0; j < R; j++) wr[j] = (const char *)w + (size_t)(r + j < rows ? r + j : rows - 1) * in * size;
+        for (int j = 0; j < R; j++) next[j] = (const char *)w + (size_t)(r + 2 * R + j < rows ? r + 2 * R + j : rows - 1) * in * size;
         /* Fetch the block after next into L2 during the first pass over this one: measured here (Zen 4,
          * model weights from L3) 30-45 % faster for n = 1...8 than the hardware prefetchers alone. */
-        const float *const *ahead = r + 2 * R < rows ? next : NULL;
+        const void *const *ahead = r + 2 * R < rows ? next : NULL;
         int valid = rows - r < R ? rows - r : R;
         int i = 0;
         if (R == 8) {
@@ -237,30 +331,44 @@ TARGET_AVX512 static void rows_avx512(const float *x, int ldx, int n, int in, co
         }
     }
 }
+
+TARGET_AVX512 static void rows_avx512(const float *x, int ldx, int n, int in, const void *w, int rows, float *y, int ldy) {
+    rows_avx512_impl(x, ldx, n, in, w, rows, y, ldy, 0);
+}
+TARGET_AVX512 static void rows_avx512_half(const float *x, int ldx, int n, int in, const void *w, int rows, float *y, int ldy) {
+    rows_avx512_impl(x, ldx, n, in, w, rows, y, ldy, 1);
+}
 #endif
 
-typedef void (*rows_fn)(const float *, int, int, int, const float *, int, float *, int);
+typedef void (*rows_fn)(const float *, int, int, int, const void *, int, float *, int);
 
-static rows_fn rows_for(int variant) {
+static rows_fn rows_for(int variant, int half) {
 #if defined(__x86_64__)
-    if (variant == HK_VARIANT_AVX512) return rows_avx512;
-    if (variant == HK_VARIANT_AVX2) return rows_avx2;
+    if (variant == HK_VARIANT_AVX512) return half ? rows_avx512_half : rows_avx512;
+    if (variant == HK_VARIANT_AVX2) return half ? rows_avx2_half : rows_avx2;
 #endif
     (void)variant;
-    return rows_portable;
+    return half ? rows_portable_half : rows_portable;
 }
 
 void hk_matmul_serial(int variant, const float *x, int ldx, int n, int in, const float *w, int rows, float *y, int ldy) {
     if (n <= 0 || rows <= 0 || in <= 0) return;
     if (!hk_variant_supported(variant)) variant = hk_best_variant();
-    rows_for(variant)(x, ldx, n, in, w, rows, y, ldy);
+    rows_for(variant, 0)(x, ldx, n, in, w, rows, y, ldy);
+}
+
+void hk_matmul_half_serial(int variant, const float *x, int ldx, int n, int in, const uint16_t *w, int rows, float *y, int ldy) {
+    if (n <= 0 || rows <= 0 || in <= 0) return;
+    if (!hk_variant_supported(variant)) variant = hk_best_variant();
+    rows_for(variant, 1)(x, ldx, n, in, w, rows, y, ldy);
 }
 
 typedef struct {
     rows_fn rows;
     const float *x;
     int ldx, n, in;
-    const hk_segment *segments;
+    const hk_segment *segments;      /* fp32 weights, or */
+    const hk_half_segment *halves;   /* fp16 weights (one of the two is NULL) */
     int count;
     long total, chunk, chunks;
     _Atomic long next; /* the next chunk to claim */
@@ -270,12 +378,15 @@ typedef struct {
 static void matmul_rows(const matmul_job *job, long lower, long upper) {
     long base = 0;
     for (int s = 0; s < job->count && base < upper; s++) {
-        const hk_segment *seg = &job->segments[s];
-        long rows = seg->rows > 0 ? seg->rows : 0;
+        const void *w = job->segments ? (const void *)job->segments[s].w : (const void *)job->halves[s].w;
+        int segmentRows = job->segments ? job->segments[s].rows : job->halves[s].rows;
+        float *y = job->segments ? job->segments[s].y : job->halves[s].y;
+        int ldy = job->segments ? job->segments[s].ldy : job->halves[s].ldy;
+        size_t size = job->segments ? 4 : 2;
+        long rows = segmentRows > 0 ? segmentRows : 0;
         long from = lower > base ? lower - base : 0, to = upper - base < rows ? upper - base : rows;
         if (from < to)
-            job->rows(job->x, job->ldx, job->n, job->in, seg->w + (size_t)from * job->in, (int)(to - from),
-                      seg->y + from, seg->ldy);
+            job->rows(job->x, job->ldx, job->n, job->in, (const char *)w + (size_t)from * job->in * size, (int)(to - from), y + from, ldy);
         base += rows;
     }
 }
@@ -295,18 +406,22 @@ static void matmul_share(void *context, int thread, int threads) {
     }
 }
 
-void hk_matmul(hk_pool *pool, const float *x, int ldx, int n, int in, const hk_segment *segments, int count) {
-    if (!x || !segments || n <= 0 || in <= 0 || count <= 0) return;
+static void matmul_run(hk_pool *pool, const float *x, int ldx, int n, int in, const hk_segment *segments,
+                       const hk_half_segment *halves, int count) {
     matmul_job job;
-    job.rows = rows_for(hk_pool_variant(pool));
+    job.rows = rows_for(hk_pool_variant(pool), halves != NULL);
     job.x = x;
     job.ldx = ldx;
     job.n = n;
     job.in = in;
     job.segments = segments;
+    job.halves = halves;
     job.count = count;
     job.total = 0;
-    for (int s = 0; s < count; s++) job.total += segments[s].rows > 0 ? segments[s].rows : 0;
+    for (int s = 0; s < count; s++) {
+        int rows = segments ? segments[s].rows : halves[s].rows;
+        job.total += rows > 0 ? rows : 0;
+    }
     if (job.total == 0) return;
     /* Under about 16k multiply-adds a wake-up costs more than it saves. */
     if (job.total * in * n < 16384 || hk_pool_threads(pool) == 1) {
@@ -320,4 +435,14 @@ void hk_matmul(hk_pool *pool, const float *x, int ldx, int n, int in, const hk_s
     job.chunks = (job.total + chunk - 1) / chunk;
     atomic_init(&job.next, 0);
     hk_pool_run(pool, matmul_share, &job);
+}
+
+void hk_matmul(hk_pool *pool, const float *x, int ldx, int n, int in, const hk_segment *segments, int count) {
+    if (!x || !segments || n <= 0 || in <= 0 || count <= 0) return;
+    matmul_run(pool, x, ldx, n, in, segments, NULL, count);
+}
+
+void hk_matmul_half(hk_pool *pool, const float *x, int ldx, int n, int in, const hk_half_segment *segments, int count) {
+    if (!x || !segments || n <= 0 || in <= 0 || count <= 0) return;
+    matmul_run(pool, x, ldx, n, in, NULL, segments, count);
 }

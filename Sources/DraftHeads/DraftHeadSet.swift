@@ -77,6 +77,9 @@ public final class DraftHeadSet: ParameterSet, @unchecked Sendable {
     public let heads: [HeadNetwork]
     /// Hydra++'s prefix-attention layer: its output replaces `h` in every head's input.
     public let prefix: PrefixAttentionLayer?
+    /// The drafting copies made so far, per precision (`drafting(_:)`).
+    let draftingLock = NSLock()
+    var draftingCopies: [WeightPrecision: DraftingHeads] = [:]
 
     /// Zero heads of the configured shape.
     public init(config: DraftHeadsConfig) {

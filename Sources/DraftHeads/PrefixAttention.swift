@@ -156,6 +156,8 @@ public final class PrefixAttentionPass {
 /// at a time with `feed(_:)`.
 public final class PrefixAttentionState {
     let layer: PrefixAttentionLayer
+    /// The layer's matrices in the precision this state streams them.
+    let matrices: DraftingPrefixLayer
     let rope: RotaryEmbedding
     /// Keys and values of the accepted positions (one layer).
     public let cache: KVCache
@@ -165,18 +167,26 @@ public final class PrefixAttentionState {
     var mid = Tensor(zeros: [0]), out = Tensor(zeros: [0]), cos = Tensor(zeros: [0]), sin = Tensor(zeros: [0])
     /// `(rows, words)` causal bits of the rows of one pass.
     var bits: [UInt64] = []
-    /// `(threads, 2 * capacity + 16)` attention scores and slot lists (grown to the kernel pool's threads).
+    /// `(threads, KernelPool.attentionScratch(columns: capacity))` attention scores and slot lists (grown to the kernel pool's threads).
     var scratch: Tensor
     /// `(D)` the output at the last fed position.
     public let output: Tensor
 
-    public init(layer: PrefixAttentionLayer, capacity: Int) {
+    /// A state that runs `layer` in fp32.
+    public convenience init(layer: PrefixAttentionLayer, capacity: Int) {
+        self.init(drafting: DraftingPrefixLayer(layer, precision: .single), capacity: capacity)
+    }
+
+    /// A state that runs the layer with `drafting`'s matrices (fp32 or an fp16 copy).
+    public init(drafting: DraftingPrefixLayer, capacity: Int) {
+        let layer = drafting.layer
         self.layer = layer
+        matrices = drafting
         var one = layer.config
         one.layers = 1
         cache = KVCache(config: one, capacity: capacity)
         rope = RotaryEmbedding(headSize: layer.config.headSize)
-        scratch = Tensor(zeros: [1, 2 * capacity + 16])
+        scratch = Tensor(zeros: [1, KernelPool.attentionScratch(columns: capacity)])
         output = Tensor(zeros: [layer.config.dim])
         reserve(rows: 1)
     }
@@ -212,7 +222,7 @@ public final class PrefixAttentionState {
 
     /// The layer over `n` new rows `row(i) (D)` at the next cache slots.
     func pass(count n: Int, row: (Int) -> UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
-        let c = layer.config, w = layer
+        let c = layer.config, w = layer, m = matrices
         let (D, KV, H, hs) = (c.dim, c.kvDim, c.hiddenDim, c.headSize)
         let slot = cache.count
         precondition(slot + n <= cache.capacity, "prefix-attention cache is full")
@@ -228,32 +238,29 @@ public final class PrefixAttentionState {
         let k = cache.key(layer: 0, slot: slot), v = cache.value(layer: 0, slot: slot)  // (n, KV) each
         // The base model's kernels: q | k | v in one pass over xb, causal attention, w1 | w3 fused.
         let pool = KernelPool.shared
-        pool.matmul(xb, n: n, in: D,
-                    WeightSegment(w.wq.pointer, rows: D, into: q, ldy: D),
-                    WeightSegment(w.wk.pointer, rows: KV, into: k, ldy: KV),
-                    WeightSegment(w.wv.pointer, rows: KV, into: v, ldy: KV))
+        pool.matmul(xb, n: n, in: D, KernelProduct(m.wq, into: q, ldy: D), KernelProduct(m.wk, into: k, ldy: KV),
+                    KernelProduct(m.wv, into: v, ldy: KV))
         for i in 0..<n {
             rope.rotate(q + i * D, heads: c.heads, cos: cos + i * half, sin: sin + i * half)
             rope.rotate(k + i * KV, heads: c.kvHeads, cos: cos + i * half, sin: sin + i * half)
         }
         let keys = cache.key(layer: 0, slot: 0), values = cache.value(layer: 0, slot: 0)
-        if scratch.count < pool.threads * (2 * cache.capacity + 16) { scratch = Tensor(zeros: [pool.threads, 2 * cache.capacity + 16]) }
+        let perThread = KernelPool.attentionScratch(columns: cache.capacity)
+        if scratch.count < pool.threads * perThread { scratch = Tensor(zeros: [pool.threads, perThread]) }
         bits.withUnsafeBufferPointer { b in
             pool.attention(q: q, ldq: D, out: xb, ldo: D, keys: keys, values: values, kvStride: KV,
                            heads: c.heads, kvHeads: c.kvHeads, headSize: hs,
                            mask: AttentionBits(rows: n, columns: slot + n, sharedPrefix: slot, wordsPerRow: (n + 63) / 64, bits: b.baseAddress!),
                            scratch: scratch.pointer)
         }
-        pool.matmul(xb, n: n, in: D, w.wo.pointer, rows: D, mid)
+        pool.matmul(xb, n: n, in: D, KernelProduct(m.wo, into: mid, ldy: D))
         for i in 0..<n {
             Ops.add(mid + i * D, row(i), n: D)
             Ops.rmsNorm(xb + i * D, mid + i * D, w.rmsFFN.pointer, n: D)
         }
-        pool.matmul(xb, n: n, in: D,
-                    WeightSegment(w.w1.pointer, rows: H, into: hb, ldy: H),
-                    WeightSegment(w.w3.pointer, rows: H, into: hb2, ldy: H))
+        pool.matmul(xb, n: n, in: D, KernelProduct(m.w1, into: hb, ldy: H), KernelProduct(m.w3, into: hb2, ldy: H))
         for i in 0..<n { Ops.swiglu(hb + i * H, hb + i * H, hb2 + i * H, n: H) }
-        pool.matmul(hb, n: n, in: H, w.w2.pointer, rows: D, out)
+        pool.matmul(hb, n: n, in: H, KernelProduct(m.w2, into: out, ldy: D))
         for i in 0..<n { Ops.add(out + i * D, mid + i * D, n: D) }
         cache.advance(by: n)
         output.pointer.update(from: out + (n - 1) * D, count: D)

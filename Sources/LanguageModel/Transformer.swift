@@ -102,7 +102,7 @@ public final class Transformer: @unchecked Sendable {
         let hb2 = ws.hb2.pointer     // (n, H) SwiGLU up
         let cosines = ws.cos.pointer // (n, hs/2)
         let sines = ws.sin.pointer   // (n, hs/2)
-        let scores = ws.scores.pointer // (threads, 2 * columns + 16) attention scores and slot lists, one per thread
+        let scores = ws.scores.pointer // (threads, KernelPool.attentionScratch(columns:)) attention scores and slot lists, one per thread
         let hiddenOut = hiddenOut ?? ws.hidden.pointer // (n, D)
         let logitsOut = logitsOut ?? ws.logits.pointer // (n, V)
         let half = hs / 2
@@ -228,6 +228,6 @@ final class BatchWorkspace {
         logits = Tensor(zeros: [n, c.vocabularySize])
         cos = Tensor(zeros: [n, c.headSize / 2])
         sin = Tensor(zeros: [n, c.headSize / 2])
-        scores = Tensor(zeros: [threads, 2 * columns + 16])
+        scores = Tensor(zeros: [threads, KernelPool.attentionScratch(columns: columns)])
     }
 }

@@ -102,7 +102,7 @@ public final class KernelPool: @unchecked Sendable {
     }
 
     /// Attention of the `n` rows of `q` over `keys`/`values` `(columns, kvStride)` under `mask`
-    /// (`mask.columns` slots), written to `out (n, ldo)`; `scratch` holds `threads * (2 * columns + 16)` floats.
+    /// (`mask.columns` slots), written to `out (n, ldo)`; `scratch` holds `threads * attentionScratch(columns:)` floats.
     public func attention(q: UnsafePointer<Float>, ldq: Int, out: UnsafeMutablePointer<Float>, ldo: Int,
                           keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
                           heads: Int, kvHeads: Int, headSize: Int, mask: AttentionBits, scratch: UnsafeMutablePointer<Float>) {
@@ -113,6 +113,9 @@ public final class KernelPool: @unchecked Sendable {
             scale: 1 / Float(headSize).squareRoot(), scratch: scratch)
         hk_attention(raw, &args)
     }
+
+    /// Floats of attention scratch one thread needs for `columns` attended slots.
+    public static func attentionScratch(columns: Int) -> Int { Int(hk_attention_scratch(Int32(clamping: columns))) }
 
     /// Seconds to read `count` floats at `buffer` once with this pool's threads (the fastest of `repeats`).
     public func measureStream(_ buffer: UnsafePointer<Float>, count: Int, repeats: Int = 10) -> Double {
@@ -160,5 +163,134 @@ public enum Kernels {
     public static func matmulSerial(_ variant: KernelPool.Variant, _ x: UnsafePointer<Float>, n: Int, in: Int,
                                     _ w: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>) {
         hk_matmul_serial(variant.raw, x, Int32(`in`), Int32(n), Int32(`in`), w, Int32(rows), y, Int32(rows))
+    }
+}
+
+/// The precision the kernels stream a weight matrix in.
+public enum WeightPrecision: String, Codable, CaseIterable, Sendable {
+    /// fp32, the trained weights themselves.
+    case single = "f32"
+    /// IEEE half (fp16): a rounded copy at half the bytes, converted exactly to fp32 in the kernel. Drafting uses it by
+    /// default: the heads are streamed every step, and their guesses are verified exactly by the base model anyway.
+    case half = "f16"
+
+    /// Parses `f32` or `f16`, with a one-line error.
+    public static func parse(_ text: String) throws -> WeightPrecision {
+        guard let p = WeightPrecision(rawValue: text.lowercased()) else {
+            throw KernelMatrixError("unknown weight precision '\(text)' (f16 or f32)")
+        }
+        return p
+    }
+}
+
+/// A weight-precision problem, in one line.
+public struct KernelMatrixError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A row-major `(rows, columns)` weight matrix as the kernels stream it: the fp32 tensor itself, or an fp16 copy made
+/// once (the copy does not follow later changes of the tensor: make it after training).
+public final class KernelMatrix: @unchecked Sendable {
+    public let rows: Int
+    public let columns: Int
+    public let precision: WeightPrecision
+    /// The fp32 weights (kept alive for `.single`).
+    let single: Tensor
+    /// `(rows, columns)` IEEE halves for `.half`.
+    let halves: UnsafeMutablePointer<UInt16>?
+
+    /// `rows x columns` weights starting at `offset` floats into `tensor`, streamed in `precision`.
+    public init(_ tensor: Tensor, rows: Int, columns: Int, offset: Int = 0, precision: WeightPrecision) {
+        precondition(rows >= 0 && columns >= 0 && offset >= 0 && offset + rows * columns <= tensor.count, "matrix outside its tensor")
+        self.rows = rows
+        self.columns = columns
+        self.precision = precision
+        single = tensor
+        self.offset = offset
+        if precision == .half {
+            let h = UnsafeMutablePointer<UInt16>.allocate(capacity: max(rows * columns, 1))
+            hk_to_half(tensor.pointer + offset, rows * columns, h)
+            halves = h
+        } else {
+            halves = nil
+        }
+    }
+
+    let offset: Int
+
+    deinit { halves?.deallocate() }
+
+    /// Bytes the kernels stream for one product with this matrix.
+    public var bytes: Int { rows * columns * (precision == .half ? 2 : 4) }
+
+    /// The weights the kernels read, widened to fp32 (for checks: the rounded values when `.half`).
+    public func widened() -> [Float] {
+        guard let halves else { return Array(UnsafeBufferPointer(start: single.pointer + offset, count: rows * columns)) }
+        return (0..<rows * columns).map { Float(bitPattern: Self.halfToFloatBits(halves[$0])) }
+    }
+
+    /// `value` rounded to the nearest IEEE half (ties to even), as the fp16 copies store it.
+    public static func halfBits(_ value: Float) -> UInt16 { hk_float_to_half(value) }
+
+    /// The fp32 bits of an IEEE half (exact).
+    static func halfToFloatBits(_ h: UInt16) -> UInt32 {
+        let sign = UInt32(h & 0x8000) << 16, exponent = UInt32(h >> 10) & 0x1F
+        var mantissa = UInt32(h & 0x3FF)
+        if exponent == 0x1F { return sign | 0x7F80_0000 | mantissa << 13 }
+        if exponent != 0 { return sign | (exponent + 112) << 23 | mantissa << 13 }
+        if mantissa == 0 { return sign }
+        var e: UInt32 = 0
+        while mantissa & 0x400 == 0 { mantissa <<= 1; e += 1 }
+        return sign | (113 - e) << 23 | (mantissa & 0x3FF) << 13
+    }
+}
+
+/// One matrix of a fused product and where its outputs go: `y[i * ldy + r] = x_i · w_r`.
+public struct KernelProduct {
+    public let matrix: KernelMatrix
+    public let y: UnsafeMutablePointer<Float>
+    public let ldy: Int
+    public init(_ matrix: KernelMatrix, into y: UnsafeMutablePointer<Float>, ldy: Int? = nil) {
+        self.matrix = matrix
+        self.y = y
+        self.ldy = ldy ?? matrix.rows
+    }
+}
+
+extension KernelPool {
+    /// Products of `x (n, in)` with `a` (and `b`, same width and precision) in one pass over the threads, each
+    /// weight row streamed once for all `n` rows. Allocates nothing.
+    public func matmul(_ x: UnsafePointer<Float>, n: Int, in: Int, _ a: KernelProduct, _ b: KernelProduct? = nil, _ c: KernelProduct? = nil) {
+        precondition(c == nil || b != nil, "the second product comes before the third")
+        func check(_ p: KernelProduct?) {
+            guard let p else { return }
+            precondition(p.matrix.columns == `in` && p.matrix.precision == a.matrix.precision, "fused products share the input width and the precision")
+        }
+        check(b)
+        check(c)
+        precondition(a.matrix.columns == `in`, "the product's matrix is \(a.matrix.columns) wide, the input \(`in`)")
+        let count = c != nil ? 3 : b != nil ? 2 : 1
+        if a.matrix.precision == .single {
+            withUnsafeTemporaryAllocation(of: hk_segment.self, capacity: 3) { s in
+                func segment(_ p: KernelProduct) -> hk_segment {
+                    hk_segment(w: p.matrix.single.pointer + p.matrix.offset, rows: Int32(p.matrix.rows), y: p.y, ldy: Int32(p.ldy))
+                }
+                s[0] = segment(a)
+                if let b { s[1] = segment(b) }
+                if let c { s[2] = segment(c) }
+                hk_matmul(raw, x, Int32(`in`), Int32(n), Int32(`in`), s.baseAddress!, Int32(count))
+            }
+        } else {
+            withUnsafeTemporaryAllocation(of: hk_half_segment.self, capacity: 3) { s in
+                func segment(_ p: KernelProduct) -> hk_half_segment {
+                    hk_half_segment(w: p.matrix.halves!, rows: Int32(p.matrix.rows), y: p.y, ldy: Int32(p.ldy))
+                }
+                s[0] = segment(a)
+                if let b { s[1] = segment(b) }
+                if let c { s[2] = segment(c) }
+                hk_matmul_half(raw, x, Int32(`in`), Int32(n), Int32(`in`), s.baseAddress!, Int32(count))
+            }
+        }
     }
 }

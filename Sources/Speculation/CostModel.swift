@@ -53,6 +53,8 @@ public struct ModelProfile: Codable, Equatable, Sendable {
     /// Parameters of all draft heads together (streamed once per drafted depth, a share per head).
     public var headParameters: Double
     public var heads: Int
+    /// Bytes per head parameter while drafting (nil: `bytesPerParameter`; 2 for fp16 drafting copies).
+    public var headBytesPerParameter: Double?
 
     public init(name: String, parameters: Double, bytesPerParameter: Double, headParameters: Double, heads: Int) {
         self.name = name
@@ -82,9 +84,10 @@ public struct CostModel: Codable, Equatable, Sendable {
 
     /// Seconds for one pass over `parameters` for `tokens` rows, fixed cost excluded. The bandwidth is the
     /// cache's when the base model and its heads together fit the cache, memory's otherwise.
-    public func rooflineSeconds(parameters: Double, tokens: Int) -> Double {
-        let resident = (model.parameters + model.headParameters) * model.bytesPerParameter
-        return max(parameters * model.bytesPerParameter / device.bandwidth(streaming: resident), 2 * parameters * Double(tokens) / device.flops)
+    public func rooflineSeconds(parameters: Double, tokens: Int, bytesPerParameter: Double? = nil) -> Double {
+        let resident = model.parameters * model.bytesPerParameter + model.headParameters * (model.headBytesPerParameter ?? model.bytesPerParameter)
+        let bytes = bytesPerParameter ?? model.bytesPerParameter
+        return max(parameters * bytes / device.bandwidth(streaming: resident), 2 * parameters * Double(tokens) / device.flops)
     }
 
     /// One base forward over `tokens` tokens.
@@ -93,7 +96,9 @@ public struct CostModel: Codable, Equatable, Sendable {
     /// Drafting: head `k` runs once per depth over `rows[k]` rows (Medusa: 1 row each; Hydra: the parents expanded).
     public func draftSeconds(rowsPerDepth rows: [Int]) -> Double {
         let perHead = model.headParameters / Double(max(model.heads, 1))
-        return rows.reduce(0) { $0 + rooflineSeconds(parameters: perHead, tokens: $1) + device.draftPassOverhead }
+        return rows.reduce(0) {
+            $0 + rooflineSeconds(parameters: perHead, tokens: $1, bytesPerParameter: model.headBytesPerParameter) + device.draftPassOverhead
+        }
     }
 
     /// A step's cost relative to one autoregressive step.

@@ -1,6 +1,7 @@
 import Foundation
 import DraftHeads
 import LanguageModel
+import Numerics
 
 /// The decoders HydraSim runs: plain decoding and the three kinds of draft heads.
 public enum DecoderKind: String, Codable, CaseIterable, Sendable {
@@ -64,9 +65,13 @@ public struct DecoderSpec: Codable, Equatable, Sendable, CustomStringConvertible
     public var eps: Float
     /// Typical acceptance's entropy-scaled threshold.
     public var delta: Float
+    /// The precision the heads' weights are streamed in while drafting (f16 by default: half the bytes per step; the
+    /// base model verifies every guess exactly, so only which guesses are made can change).
+    public var headPrecision: WeightPrecision
 
     public init(decoder: DecoderKind = .ar, heads: String? = nil, tree: String = "mc_sim_7b_63", rule: RuleKind? = nil,
-                temperature: Float? = nil, topP: Float = 1, eps: Float = 0.09, delta: Float = 0.3) {
+                temperature: Float? = nil, topP: Float = 1, eps: Float = 0.09, delta: Float = 0.3, headPrecision: WeightPrecision = .half) {
+        self.headPrecision = headPrecision
         self.decoder = decoder
         self.heads = heads
         self.tree = tree
@@ -75,6 +80,18 @@ public struct DecoderSpec: Codable, Equatable, Sendable, CustomStringConvertible
         self.topP = topP
         self.eps = eps
         self.delta = delta
+    }
+
+    enum CodingKeys: String, CodingKey { case decoder, heads, tree, rule, temperature, topP, eps, delta, headPrecision }
+
+    /// Reads a spec; files written before `headPrecision` existed decode with the default (f16).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(decoder: try c.decode(DecoderKind.self, forKey: .decoder), heads: try c.decodeIfPresent(String.self, forKey: .heads),
+                  tree: try c.decode(String.self, forKey: .tree), rule: try c.decodeIfPresent(RuleKind.self, forKey: .rule),
+                  temperature: try c.decodeIfPresent(Float.self, forKey: .temperature), topP: try c.decode(Float.self, forKey: .topP),
+                  eps: try c.decode(Float.self, forKey: .eps), delta: try c.decode(Float.self, forKey: .delta),
+                  headPrecision: try c.decodeIfPresent(WeightPrecision.self, forKey: .headPrecision) ?? .half)
     }
 
     /// The rule that runs: `rule`, or greedy without a temperature and sample with one.
@@ -109,7 +126,7 @@ public struct DecoderSpec: Codable, Equatable, Sendable, CustomStringConvertible
         case .typical: rule += String(format: " (eps %g, delta %g, T %g)", eps, delta, temperature ?? 0.7)
         case .sample: rule += String(format: " (T %g, top-p %g)", temperature ?? 1, topP)
         }
-        return decoder == .ar ? "ar · \(rule)" : "\(decoder.rawValue) · \(tree) · \(rule)"
+        return decoder == .ar ? "ar · \(rule)" : "\(decoder.rawValue) · \(tree) · \(rule)" + (headPrecision == .single ? " · f32 heads" : "")
     }
 }
 
@@ -180,7 +197,7 @@ public final class DecoderFactory {
     }
 
     /// The proposer for `heads` and a tree spec.
-    public func proposer(heads: DraftHeadSet, tree spec: String) throws -> CandidateProposer {
+    public func proposer(heads: DraftHeadSet, tree spec: String, precision: WeightPrecision = .half) throws -> CandidateProposer {
         do {
             if spec.hasPrefix("dynamic:") {
                 let parts = spec.dropFirst(8).split(separator: ":", omittingEmptySubsequences: false)
@@ -192,14 +209,14 @@ public final class DecoderFactory {
                     throw DecoderSpecError("tree \(spec): \(budget) nodes do not fit the model's context of \(weights.config.maxSequenceLength)")
                 }
                 return try DynamicTreeProposer(heads: heads, embedding: weights.tokenEmbedding, budget: budget,
-                                               width: parts.count == 2 ? Int(parts[1])! : 4)
+                                               width: parts.count == 2 ? Int(parts[1])! : 4, precision: precision)
             }
             let tree = try CandidateTree.load(spec, presetFolder: treesFolder, maxDepth: heads.config.heads)
             guard tree.nodeCount <= weights.config.maxSequenceLength else {
                 throw DecoderSpecError("tree \(spec): \(tree.nodeCount) nodes do not fit the model's context of \(weights.config.maxSequenceLength)")
             }
             return try TreeProposer(heads: heads, tree: tree, embedding: weights.tokenEmbedding,
-                                    name: URL(fileURLWithPath: spec).deletingPathExtension().lastPathComponent)
+                                    name: URL(fileURLWithPath: spec).deletingPathExtension().lastPathComponent, precision: precision)
         } catch let error as TreeError {
             // A tree file's own errors already start with its path: name it once.
             let problem = error.problem.hasPrefix(spec + ": ") ? String(error.problem.dropFirst(spec.count + 2)) : error.problem
@@ -211,6 +228,6 @@ public final class DecoderFactory {
     public func make(_ spec: DecoderSpec) throws -> Drafter {
         let rule = try spec.acceptanceRule()
         guard let heads = try heads(for: spec) else { return .autoregressive(rule: rule) }
-        return Drafter(spec: spec, heads: heads.set, headsPath: heads.path, proposer: try proposer(heads: heads.set, tree: spec.tree), rule: rule)
+        return Drafter(spec: spec, heads: heads.set, headsPath: heads.path, proposer: try proposer(heads: heads.set, tree: spec.tree, precision: spec.headPrecision), rule: rule)
     }
 }

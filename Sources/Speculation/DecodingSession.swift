@@ -283,11 +283,13 @@ public final class DecodingSession {
     private func headState(_ d: Drafter, count: Int) throws -> [Float] {
         let D = model.hiddenSize
         guard count >= 1 else { throw SessionError("no token in the cache to draft from") }
-        guard let heads = d.heads, let layer = heads.prefix else {
+        guard let heads = d.heads, heads.prefix != nil else {
             return Array(acceptedHidden[(count - 1) * D ..< count * D])
         }
-        let key = ObjectIdentifier(heads)
-        let state = prefixStates[key] ?? PrefixAttentionState(layer: layer, capacity: capacity)
+        // The prefix layer in the precision the proposer drafts in (its own state per copy of the weights).
+        let drafting = d.proposer.draftingHeads.flatMap { $0.set === heads ? $0.prefix : nil } ?? heads.drafting(.single).prefix!
+        let key = ObjectIdentifier(drafting)
+        let state = prefixStates[key] ?? PrefixAttentionState(drafting: drafting, capacity: capacity)
         prefixStates[key] = state
         // Cut back to one before the end and re-feed the last accepted state, so `output` is at position count - 1.
         let fed = state.cache.count

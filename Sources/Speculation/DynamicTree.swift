@@ -13,6 +13,8 @@ import Numerics
 /// connected tree: a child's value never exceeds its parent's, and ties keep the parent (created first).
 public final class DynamicTreeProposer: CandidateProposer {
     public let heads: DraftHeadSet
+    /// The heads' matrices as this proposer streams them (fp32 or an fp16 copy).
+    public let drafting: DraftingHeads
     /// Nodes kept per step, the root not counted.
     public let budget: Int
     /// Children per expanded node and frontier nodes expanded per depth.
@@ -26,7 +28,10 @@ public final class DynamicTreeProposer: CandidateProposer {
     public var maxNodeCount: Int { budget + 1 }
     public var treeName: String { "dynamic:\(budget):\(width)" }
 
-    public init(heads: DraftHeadSet, embedding: Tensor, budget: Int, width: Int = 4, maxDepth: Int? = nil) throws {
+    public var draftingHeads: DraftingHeads? { drafting }
+
+    public init(heads: DraftHeadSet, embedding: Tensor, budget: Int, width: Int = 4, maxDepth: Int? = nil,
+                precision: WeightPrecision = .single) throws {
         guard budget >= 1 else { throw TreeError("a dynamic tree needs a budget of at least 1 node, got \(budget)") }
         guard budget < CandidateTree.maxNodes else {
             throw TreeError("a dynamic tree's budget must be below \(CandidateTree.maxNodes) nodes, got \(budget)")
@@ -35,6 +40,7 @@ public final class DynamicTreeProposer: CandidateProposer {
             throw TreeError("a dynamic tree's width must be in 1...\(heads.config.vocabularySize), got \(width)")
         }
         self.heads = heads
+        drafting = heads.drafting(precision)
         self.budget = budget
         self.width = width
         self.embedding = embedding
@@ -72,7 +78,7 @@ public final class DynamicTreeProposer: CandidateProposer {
         let k = min(width, V)
         for d in 1...depth {
             let expanded = sequential ? frontier.count : 1
-            draftDepth(heads: heads, depth: d, rows: expanded, root: root, hidden: h, embedding: embedding, input: inputs[d - 1],
+            draftDepth(heads: drafting, depth: d, rows: expanded, root: root, hidden: h, embedding: embedding, input: inputs[d - 1],
                        activations: activations[d - 1], scratch: &pathScratch, k: k, width: width,
                        tokens: &topTokens, probabilities: &topProbabilities) { row, path in
                 // Walk up through the candidates (Medusa reads h alone).

@@ -38,9 +38,13 @@ public protocol CandidateProposer: AnyObject {
     func propose(root: Int, state h: UnsafePointer<Float>) -> [DraftNode]
     /// The attention mask for verifying `nodes` after `prefix` cached tokens (reference §3).
     func mask(prefix: Int, nodes: [DraftNode]) -> AttentionMask
+    /// The heads' matrices as this proposer streams them (nil: it drafts without heads).
+    var draftingHeads: DraftingHeads? { get }
 }
 
 extension CandidateProposer {
+    public var draftingHeads: DraftingHeads? { nil }
+
     public func mask(prefix: Int, nodes: [DraftNode]) -> AttentionMask {
         .tree(prefix: prefix, parents: nodes.map(\.parent))
     }
@@ -68,6 +72,8 @@ public final class RootOnlyProposer: CandidateProposer {
 /// part); a step allocates only the returned node array.
 public final class TreeProposer: CandidateProposer {
     public let heads: DraftHeadSet
+    /// The heads' matrices as this proposer streams them (fp32 or an fp16 copy).
+    public let drafting: DraftingHeads
     public let tree: CandidateTree
     public let treeName: String
     public var maxNodeCount: Int { tree.nodeCount }
@@ -92,7 +98,7 @@ public final class TreeProposer: CandidateProposer {
     /// Tokens root first on the path being assembled (reused).
     var pathScratch: [Int]
 
-    public init(heads: DraftHeadSet, tree: CandidateTree, embedding: Tensor, name: String? = nil) throws {
+    public init(heads: DraftHeadSet, tree: CandidateTree, embedding: Tensor, name: String? = nil, precision: WeightPrecision = .single) throws {
         guard tree.depth <= heads.config.heads else {
             throw TreeError("the tree is \(tree.depth) deep but there are only \(heads.config.heads) heads")
         }
@@ -101,6 +107,7 @@ public final class TreeProposer: CandidateProposer {
             throw TreeError("the tree uses rank \(rank), but the vocabulary has only \(heads.config.vocabularySize) tokens (ranks 0..<\(heads.config.vocabularySize))")
         }
         self.heads = heads
+        drafting = heads.drafting(precision)
         self.tree = tree
         self.embedding = embedding
         treeName = name ?? "\(tree.nodeCount - 1)-node tree"
@@ -133,7 +140,7 @@ public final class TreeProposer: CandidateProposer {
         let sequential = heads.config.kind.isSequential
         for d in 1...tree.depth {
             let expanded = sequential ? parentsAtDepth[d - 1].count : 1
-            draftDepth(heads: heads, depth: d, rows: expanded, root: root, hidden: h, embedding: embedding, input: inputs[d - 1],
+            draftDepth(heads: drafting, depth: d, rows: expanded, root: root, hidden: h, embedding: embedding, input: inputs[d - 1],
                        activations: activations[d - 1], scratch: &pathScratch, k: width, width: width,
                        tokens: &topTokens, probabilities: &topProbabilities) { row, path in
                 // Walk up from the parent (Medusa reads h alone; any path will do).
@@ -152,6 +159,8 @@ public final class TreeProposer: CandidateProposer {
     public func mask(prefix: Int, nodes: [DraftNode]) -> AttentionMask {
         nodes.count == tree.nodeCount ? treeMask.withPrefix(prefix) : .tree(prefix: prefix, parents: nodes.map(\.parent))
     }
+
+    public var draftingHeads: DraftingHeads? { drafting }
 
     /// The `k` most likely tokens of `softmax(logits)` (ties by lower id), most likely first, written to
     /// `tokens (k)` and `probabilities (k)`: a partial selection over the logits, then one pass for the
@@ -186,9 +195,10 @@ public final class TreeProposer: CandidateProposer {
 ///
 /// `walkUp(row, &path)` appends the tokens on row `row`'s parent path newest first, without the root; the path is
 /// then completed with the root, padded with it to depth `d` (Medusa's heads ignore it) and reversed.
-func draftDepth(heads: DraftHeadSet, depth d: Int, rows: Int, root: Int, hidden h: UnsafePointer<Float>, embedding: Tensor,
+func draftDepth(heads drafting: DraftingHeads, depth d: Int, rows: Int, root: Int, hidden h: UnsafePointer<Float>, embedding: Tensor,
                 input: Tensor, activations: HeadActivations, scratch path: inout [Int], k: Int, width: Int,
                 tokens: inout [Int], probabilities: inout [Float], walkUp: (Int, inout [Int]) -> Void) {
+    let heads = drafting.set
     let head = heads.heads[d - 1]
     let V = heads.config.vocabularySize
     for row in 0..<rows {
@@ -199,7 +209,7 @@ func draftDepth(heads: DraftHeadSet, depth d: Int, rows: Int, root: Int, hidden 
         path.reverse()
         heads.assembleInput(head: d, hidden: h, path: path, embedding: embedding, into: input.pointer + row * head.inputWidth)
     }
-    head.forward(input.pointer, rows: rows, into: activations)
+    drafting.heads[d - 1].forward(input.pointer, rows: rows, into: activations)
     tokens.withUnsafeMutableBufferPointer { t in
         probabilities.withUnsafeMutableBufferPointer { p in
             for row in 0..<rows {

@@ -35,6 +35,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Several trees to compare (comma-separated); overrides --tree.")
     var trees: String?
 
+    @Option(name: .customLong("head-precision"), help: "Precision of the heads' weights while drafting: f16, f32, or both to compare (f16,f32).")
+    var headPrecision = "f16"
+
     @Option(name: .long, help: "Held-out prompts from the validation split.")
     var prompts = 16
 
@@ -129,6 +132,10 @@ struct BenchCommand: ParsableCommand {
         var heads: String?
         var tree: String
         var treeNodes: Int
+        /// f16 or f32: the precision the heads' weights streamed in while drafting (nil for ar).
+        var headPrecision: String?
+        /// Bytes of heads (and prefix layer) streamed per step at that precision, all heads (nil for ar).
+        var headBytes: Int?
         var tokens: Int
         var steps: Int
         var tau: Double
@@ -165,6 +172,10 @@ struct BenchCommand: ParsableCommand {
         let data = TrainingData(text: try CorpusCheck.read(try baseOptions.corpusPath()), tokenizer: tokenizer)
         let verification = try VerificationOptions.parse([])
         let treeList = trees.map { $0.split(separator: ",").map(String.init) } ?? [tree]
+        let precisions = try headPrecision.split(separator: ",").map { text in
+            do { return try WeightPrecision.parse(String(text)) } catch { throw CLIError("--head-precision: \(error)") }
+        }
+        guard !precisions.isEmpty else { throw CLIError("--head-precision: name f16, f32 or both (f16,f32)") }
         var configurations = [BenchConfiguration(label: "ar", headsPath: nil, tree: "none", speculative: nil, treeNodes: 1, draftRows: [])]
         for spec in specs where spec != "ar" {
             let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
@@ -174,11 +185,17 @@ struct BenchCommand: ParsableCommand {
             let heads = try loadHeads(path, for: name, model: transformer)
             let label = parts.count == 2 ? URL(fileURLWithPath: parts[1]).deletingPathExtension().lastPathComponent : name.rawValue
             for treeSpec in treeList {
-                let proposer = try verification.proposer(heads: heads.set, model: transformer, tree: treeSpec)
-                let decoder = try SpeculativeDecoder(model: transformer, heads: heads.set, proposer: proposer)
-                configurations.append(BenchConfiguration(label: label, headsPath: heads.path, tree: proposer.treeName,
-                                                         speculative: decoder, treeNodes: proposer.maxNodeCount,
-                                                         draftRows: SpeculativeBench.draftRows(proposer, sequential: heads.set.config.kind.isSequential)))
+                for precision in precisions {
+                    var options = verification
+                    options.headPrecision = precision
+                    let proposer = try options.proposer(heads: heads.set, model: transformer, tree: treeSpec)
+                    let decoder = try SpeculativeDecoder(model: transformer, heads: heads.set, proposer: proposer)
+                    configurations.append(BenchConfiguration(label: precisions.count > 1 ? "\(label)/\(precision.rawValue)" : label,
+                                                             headsPath: heads.path, tree: proposer.treeName,
+                                                             speculative: decoder, treeNodes: proposer.maxNodeCount,
+                                                             draftRows: SpeculativeBench.draftRows(proposer, sequential: heads.set.config.kind.isSequential),
+                                                             headPrecision: precision))
+                }
             }
         }
         let promptList = try SpeculativeBench.prompts(validation: data.validation, count: prompts, length: promptLength, room: maxTokens)
@@ -195,13 +212,17 @@ struct BenchCommand: ParsableCommand {
         device.passOverhead = max(0, 1 / arSpeed - Double(transformer.config.parameterCount) * 4 / device.bandwidth(streaming: Double(transformer.config.parameterCount) * 4))
         let rows = zip(configurations, measured).map { c, m -> SpeculativeRow in
             let heads = c.speculative?.heads
-            let profile = ModelProfile(name: "this", parameters: Double(transformer.config.parameterCount), bytesPerParameter: 4,
+            var profile = ModelProfile(name: "this", parameters: Double(transformer.config.parameterCount), bytesPerParameter: 4,
                                        headParameters: Double(heads.map { $0.namedTensors.reduce(0) { $0 + $1.tensor.count } } ?? 0),
                                        heads: heads?.config.heads ?? 1)
+            if c.headPrecision == .half { profile.headBytesPerParameter = 2 }
             let tau = Double(m.tokens) / Double(max(m.steps, 1))
             let cost = CostModel(device: device, model: profile)
             let speed = Double(m.tokens) / m.seconds
-            return SpeculativeRow(decoder: c.label, heads: c.headsPath, tree: c.tree, treeNodes: c.treeNodes, tokens: m.tokens, steps: m.steps,
+            return SpeculativeRow(decoder: c.label, heads: c.headsPath, tree: c.tree, treeNodes: c.treeNodes,
+                                  headPrecision: c.headPrecision?.rawValue,
+                                  headBytes: c.headPrecision.flatMap { p in heads.map { $0.drafting(p).bytes } },
+                                  tokens: m.tokens, steps: m.steps,
                                   tau: tau, tauHistogram: Dictionary(uniqueKeysWithValues: m.histogram.map { (String($0.key), $0.value) }),
                                   tokensPerSecond: speed, speedup: speed / arSpeed,
                                   draftMillisecondsPerStep: 1e3 * m.draftSeconds / Double(max(m.steps, 1)),

@@ -37,6 +37,9 @@ struct CostCommand: ParsableCommand {
     @Option(name: .long, help: "json or text.") var format = "text"
     @Flag(name: .long, help: "Also time the real model's forward pass over each tree size (after a 64-token prefix) next to the projection.")
     var measure = false
+    @Option(name: .long, help: "With --measure: the tree sizes to time, e.g. 1,4,8 (1 is always timed). Default: 1 ... 128, or 1 and --tree-nodes with --tau.")
+    var sizes: String?
+    @Option(name: .long, help: "With --measure: passes timed per size (the median is reported).") var repeats = 31
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var threads: ThreadOptions
 
@@ -78,6 +81,8 @@ struct CostCommand: ParsableCommand {
         if !["json", "text"].contains(format) { throw CLIError("--format must be json or text, got \(format)") }
         if let tau, !(tau >= 1) { throw CLIError("--tau counts tokens per step including the root, so it is at least 1; got \(tau)") }
         if treeNodes < 1 { throw CLIError("--tree-nodes must be at least 1 (the root), got \(treeNodes)") }
+        if !(1...100_000).contains(repeats) { throw CLIError("--repeats must be between 1 and 100000, got \(repeats)") }
+        if (sizes != nil || repeats != 31) && !measure { throw CLIError("--sizes and --repeats time passes: add --measure") }
     }
 
     func run() throws {
@@ -97,7 +102,15 @@ struct CostCommand: ParsableCommand {
         }
         let rows = try draftRows.map { try parseIDs($0, option: "--draft-rows") } ?? [Int](repeating: 1, count: modelProfile.heads)
         var profile = deviceProfile
-        let sizes = tau == nil ? [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128] : [1, treeNodes]
+        var sizes = tau == nil ? [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128] : [1, treeNodes]
+        if let list = self.sizes {
+            let chosen = try list.split(separator: ",").map { part in
+                guard let n = Int(part.trimmingCharacters(in: .whitespaces)) else { throw CLIError("--sizes: '\(part)' is not a number of tokens (e.g. --sizes 1,4,8)") }
+                return n
+            }
+            if let bad = chosen.first(where: { $0 < 1 || $0 > 4096 }) { throw CLIError("--sizes: a tree has 1 to 4096 tokens, got \(bad)") }
+            sizes = Array(Set(chosen + [1])).sorted()
+        }
         let measured = try measure ? measureForward(sizes: sizes) : [:]
         var figures: Measured?
         if measure, let single = measured[1] {
@@ -165,13 +178,13 @@ struct CostCommand: ParsableCommand {
 
     /// Median seconds of the real model's forward over `n` tree tokens after a 64-token prefix, per size.
     func measureForward(sizes: [Int]) throws -> [Int: Double] {
-        try measurePassSeconds(try modelOptions.loadModel(), sizes: sizes)
+        try measurePassSeconds(try modelOptions.loadModel(), sizes: sizes, repeats: repeats)
     }
 }
 
 /// Median seconds of `model`'s forward over `n` tree tokens after a 64-token prefix, per size (`cost --measure`,
 /// `tree optimize --objective speedup`).
-func measurePassSeconds(_ model: Transformer, sizes: [Int]) throws -> [Int: Double] {
+func measurePassSeconds(_ model: Transformer, sizes: [Int], repeats: Int = 31) throws -> [Int: Double] {
     let prefix = min(64, model.config.maxSequenceLength - (sizes.max() ?? 1))
     guard prefix >= 1 else { throw CLIError("the model's context is too short to time a tree of \(sizes.max() ?? 1) tokens") }
     let state = model.makeState(cacheCapacity: model.config.maxSequenceLength)
@@ -182,7 +195,7 @@ func measurePassSeconds(_ model: Transformer, sizes: [Int]) throws -> [Int: Doub
     for n in sizes {
         // A chain-shaped tree (causal mask): the cost of a pass depends on n, not on the shape.
         var times: [Double] = []
-        for _ in 0..<31 {
+        for _ in 0..<max(1, repeats) {
             let start = clock.now
             if n == 1 {
                 _ = model.forward(token: 5, state: state)

@@ -2,6 +2,7 @@ import ArgumentParser
 import DraftHeads
 import Foundation
 import LanguageModel
+import Numerics
 import Speculation
 
 /// The decoders HydraSim runs (the library's `DecoderKind`, as a command-line argument).
@@ -18,6 +19,8 @@ extension DecoderKind {
 /// Acceptance rules by name.
 typealias RuleName = RuleKind
 extension RuleKind: ExpressibleByArgument {}
+
+extension WeightPrecision: ExpressibleByArgument {}
 
 /// A library error about a decoder's description, as a command-line error: a problem with the tree or the heads
 /// names its option (`--tree X: ...`).
@@ -42,6 +45,9 @@ struct VerificationOptions: ParsableArguments {
     @Option(name: .long, help: "Typical acceptance: entropy-scaled threshold delta.")
     var delta: Float = 0.3
 
+    @Option(name: .customLong("head-precision"), help: "Precision of the heads' weights while drafting: f16 (half the bytes to stream per step) or f32 (the trained weights as they are). The base model verifies either way.")
+    var headPrecision: WeightPrecision = .half
+
     func validate() throws {
         if !(eps > 0 && eps <= 1) { throw CLIError("--eps must be in (0, 1], got \(eps)") }
         if !(delta > 0) { throw CLIError("--delta must be positive, got \(delta)") }
@@ -64,13 +70,13 @@ struct VerificationOptions: ParsableArguments {
     /// The decoder description from these options, the sampling options and a decoder.
     func spec(_ decoder: DecoderKind, heads: String? = nil, sampling: SamplingOptions, tree spec: String? = nil) -> DecoderSpec {
         DecoderSpec(decoder: decoder, heads: heads, tree: spec ?? tree, rule: rule, temperature: sampling.isGreedy ? nil : sampling.temperature,
-                    topP: sampling.topP, eps: eps, delta: delta)
+                    topP: sampling.topP, eps: eps, delta: delta, headPrecision: headPrecision)
     }
 
     /// The proposer for `heads` and --tree (or `tree` when given).
     func proposer(heads: DraftHeadSet, model: Transformer, tree spec: String? = nil) throws -> CandidateProposer {
         do {
-            return try DecoderFactory(weights: model.weights, modelFolder: nil).proposer(heads: heads, tree: spec ?? tree)
+            return try DecoderFactory(weights: model.weights, modelFolder: nil).proposer(heads: heads, tree: spec ?? tree, precision: headPrecision)
         } catch let error as DecoderSpecError { throw cliError(error) }
     }
 
@@ -79,7 +85,8 @@ struct VerificationOptions: ParsableArguments {
                      tree spec: String? = nil, kind: DecoderKind) throws -> SpeculativeDecoder {
         guard let heads else { return try SpeculativeDecoder.autoregressive(model: model, rule: rule, seed: seed) }
         let proposer = try proposer(heads: heads.set, model: model, tree: spec)
-        let description = DecoderSpec(decoder: kind, heads: heads.path, tree: spec ?? tree, rule: self.rule, eps: eps, delta: delta)
+        let description = DecoderSpec(decoder: kind, heads: heads.path, tree: spec ?? tree, rule: self.rule, eps: eps, delta: delta,
+                                      headPrecision: headPrecision)
         return try SpeculativeDecoder(model: model, drafter: Drafter(spec: description, heads: heads.set, headsPath: heads.path, proposer: proposer, rule: rule),
                                       seed: seed)
     }

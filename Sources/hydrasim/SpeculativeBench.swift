@@ -13,6 +13,8 @@ struct BenchConfiguration {
     var treeNodes: Int
     /// Rows each head runs per step (for the cost model): Medusa 1 per depth, Hydra the parents expanded.
     var draftRows: [Int]
+    /// The precision the heads stream in while drafting (nil for ar).
+    var headPrecision: WeightPrecision? = nil
 }
 
 /// Measurements of one configuration over all prompts.

@@ -169,7 +169,12 @@ struct KernelTests {
     @Test("attention over a shared prefix and per-row bits matches a masked softmax in Double; rows do not depend on n",
           arguments: KernelPool.Variant.supported)
     func attention(variant: KernelPool.Variant) {
-        let (heads, kvHeads, hs) = (4, 2, 12)
+        // Query heads per key/value head 2 (pairs), 3 (a pair and a single) and 1; head sizes with a tail, with
+        // 32-column blocks and 8-column blocks after them.
+        for (heads, kvHeads, hs) in [(4, 2, 12), (6, 2, 44), (4, 4, 32)] { attention(variant: variant, heads: heads, kvHeads: kvHeads, hs: hs) }
+    }
+
+    func attention(variant: KernelPool.Variant, heads: Int, kvHeads: Int, hs: Int) {
         let kvDim = kvHeads * hs, dim = heads * hs
         let prefix = 37, n = 9, columns = prefix + n
         let keys = randomFloats(columns * kvDim, seed: 21), values = randomFloats(columns * kvDim, seed: 22)
@@ -184,7 +189,7 @@ struct KernelTests {
         for threads in [1, 2] {
             let pool = KernelPool(threads: threads, variant: variant)
             var out = [Float](repeating: .nan, count: n * dim)
-            var scratch = [Float](repeating: 0, count: threads * (2 * columns + 16))
+            var scratch = [Float](repeating: 0, count: threads * KernelPool.attentionScratch(columns: columns))
             rowBits.withUnsafeBufferPointer { b in
                 pool.attention(q: q, ldq: dim, out: &out, ldo: dim, keys: keys, values: values, kvStride: kvDim,
                                heads: heads, kvHeads: kvHeads, headSize: hs,
@@ -202,7 +207,7 @@ struct KernelTests {
                     let total = e.reduce(0, +)
                     for d in 0..<hs {
                         let expected = zip(visible, e).reduce(0.0) { $0 + $1.1 / total * Double(values[$1.0 * kvDim + g * hs + d]) }
-                        #expect(abs(Double(out[i * dim + h * hs + d]) - expected) < 1e-5, "row \(i) head \(h)")
+                        #expect(abs(Double(out[i * dim + h * hs + d]) - expected) < 1e-5, "row \(i) head \(h) of \(heads)/\(kvHeads)x\(hs)")
                     }
                 }
                 // The same row alone (n = 1, its visible slots gathered in order) gives the same bits.
@@ -211,12 +216,12 @@ struct KernelTests {
                 let gatheredValues = visible.flatMap { values[$0 * kvDim..<($0 + 1) * kvDim] }
                 var single = [Float](repeating: .nan, count: dim)
                 var none: UInt64 = 0
-                var small = [Float](repeating: 0, count: 2 * visible.count + 16)
+                var small = [Float](repeating: 0, count: threads * KernelPool.attentionScratch(columns: visible.count))
                 pool.attention(q: Array(q[i * dim..<(i + 1) * dim]), ldq: dim, out: &single, ldo: dim, keys: gatheredKeys, values: gatheredValues,
                                kvStride: kvDim, heads: heads, kvHeads: kvHeads, headSize: hs,
                                mask: AttentionBits(rows: 1, columns: visible.count, sharedPrefix: visible.count, wordsPerRow: 0, bits: &none),
                                scratch: &small)
-                #expect(bits(single) == bits(Array(out[i * dim..<(i + 1) * dim])), "row \(i), \(threads) threads")
+                #expect(bits(single) == bits(Array(out[i * dim..<(i + 1) * dim])), "row \(i), \(threads) threads, \(heads)/\(kvHeads)x\(hs)")
             }
         }
     }

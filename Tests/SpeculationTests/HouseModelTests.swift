@@ -35,18 +35,21 @@ struct HouseModelTests {
         try DraftHeadsFile.read(folder.appendingPathComponent("\(name).heads").path, base: weights)
     }
 
-    @Test("greedy speculation == greedy ar on the house model", arguments: [("medusa", "chain-3"), ("hydra", "fork-2x2"), ("hydra++", "mc_sim_7b_63"),
-                                                                          ("hydra", "dynamic")])
-    func equivalence(heads name: String, tree: String) throws {
+    @Test("greedy speculation == greedy ar on the house model, heads drafting in f32 and in f16",
+          arguments: [("medusa", "chain-3", WeightPrecision.single), ("hydra", "fork-2x2", .single), ("hydra++", "mc_sim_7b_63", .single),
+                      ("hydra", "dynamic", .single), ("medusa", "chain-3", .half), ("hydra", "fork-2x2", .half),
+                      ("hydra++", "mc_sim_7b_63", .half), ("hydra++", "dynamic", .half)])
+    func equivalence(heads name: String, tree: String, precision: WeightPrecision) throws {
         let set = try Self.heads(name)
         let proposer: CandidateProposer = tree == "dynamic"
-            ? try DynamicTreeProposer(heads: set, embedding: Self.weights.tokenEmbedding, budget: 12, width: 3)
-            : try TreeProposer(heads: set, tree: CandidateTree.load(tree, presetFolder: PackagePaths.trees), embedding: Self.weights.tokenEmbedding)
+            ? try DynamicTreeProposer(heads: set, embedding: Self.weights.tokenEmbedding, budget: 12, width: 3, precision: precision)
+            : try TreeProposer(heads: set, tree: CandidateTree.load(tree, presetFolder: PackagePaths.trees), embedding: Self.weights.tokenEmbedding,
+                               precision: precision)
         let decoder = try SpeculativeDecoder(model: Self.model, heads: set, proposer: proposer)
         var steps = 0
         for (prompt, expected) in zip(try Self.prompts, try Self.expected) {
             let result = try decoder.generate(prompt: prompt, maxTokens: Self.length)
-            #expect(result.tokens == expected, "\(name) on \(tree)")
+            #expect(result.tokens == expected, "\(name) on \(tree) in \(precision)")
             steps += result.steps.count
         }
         // Trained heads are right often enough that a step emits more than one token on average.

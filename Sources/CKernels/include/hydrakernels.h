@@ -18,7 +18,7 @@ extern "C" {
 /** Which micro-kernels a pool runs. */
 typedef enum {
     HK_VARIANT_PORTABLE = 0, /* C vector extensions, baseline instructions, no FMA on x86-64 */
-    HK_VARIANT_AVX2 = 1,     /* AVX2 + FMA, 4 weight rows x 3 input rows per register block */
+    HK_VARIANT_AVX2 = 1,     /* AVX2 + FMA + F16C, 4 weight rows x 3 input rows per register block */
     HK_VARIANT_AVX512 = 2,   /* AVX-512F, 8 weight rows x 1 input row or 6 x 4 per register block */
 } hk_variant;
 
@@ -60,6 +60,23 @@ void hk_matmul(hk_pool *pool, const float *x, int ldx, int n, int in, const hk_s
 /** The same on the calling thread only, with an explicit variant (tests). */
 void hk_matmul_serial(int variant, const float *x, int ldx, int n, int in, const float *w, int rows, float *y, int ldy);
 
+/** One fp16 (IEEE half) weight matrix of a fused product (draft heads stored at half the bytes). */
+typedef struct {
+    const uint16_t *w; /* (rows, in) row-major, IEEE binary16 */
+    int rows;
+    float *y;          /* (n, ldy) */
+    int ldy;
+} hk_half_segment;
+
+/** `hk_matmul` with fp16 weights: each weight is converted exactly to fp32, then the same accumulation as fp32 weights
+ * of those values (so the result equals `hk_matmul` on the rounded weights, bit for bit, per variant). */
+void hk_matmul_half(hk_pool *pool, const float *x, int ldx, int n, int in, const hk_half_segment *segments, int count);
+void hk_matmul_half_serial(int variant, const float *x, int ldx, int n, int in, const uint16_t *w, int rows, float *y, int ldy);
+/** `value` rounded to the nearest IEEE half (ties to even; overflow to infinity). */
+uint16_t hk_float_to_half(float value);
+/** `out[i] = hk_float_to_half(x[i])` for `count` values. */
+void hk_to_half(const float *x, size_t count, uint16_t *out);
+
 /** Attention of n query rows over a KV cache, one softmax per (row, head) over the visible slots only.
  * Row i sees slots 0..<shared_prefix and slot shared_prefix + j for every set bit j of its mask words
  * (j < columns - shared_prefix). */
@@ -77,8 +94,11 @@ typedef struct {
     const uint64_t *bits; /* (n, words_per_row) visibility of slots shared_prefix..<columns */
     int words_per_row;
     float scale;         /* 1 / sqrt(head_size) */
-    float *scratch;      /* (threads, 2 * columns + 16) scores and slot lists, threads = hk_pool_threads */
+    float *scratch;      /* (threads, hk_attention_scratch(columns)) scores and slot lists, threads = hk_pool_threads */
 } hk_attention_args;
+
+/** Floats of scratch one thread needs for attention over `columns` slots. */
+size_t hk_attention_scratch(int columns);
 
 void hk_attention(hk_pool *pool, const hk_attention_args *args);
 

@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+import Numerics
+
+/// Random floats in [-scale, scale).
+private func randomFloats(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
+    var rng = XorShiftRandom(seed: seed)
+    return (0..<count).map { _ in (rng.nextFloat() * 2 - 1) * scale }
+}
+
+@Suite("fp16 weights for drafting")
+struct HalfPrecisionTests {
+    @Test("float to half rounds to nearest even as IEEE does (Swift's Float16), subnormals, overflow and NaN included")
+    func conversionMatchesFloat16() {
+        var values: [Float] = [0, -0, 1, -1, 65504, 65519, 65520, 1e9, -1e9, .infinity, -.infinity, 6.1035156e-05, 6.0e-05, 5.9604645e-08,
+                               2.9802322e-08, 2.9802326e-08, 8.940697e-08, 1e-12, -3.0e-06, 1.0009766, 1.0004883, 1.0014648, .leastNormalMagnitude]
+        values += randomFloats(20_000, seed: 5, scale: 4)
+        values += randomFloats(5_000, seed: 6, scale: 1e-4)
+        values += randomFloats(2_000, seed: 7, scale: 70_000)
+        for v in values {
+            #expect(KernelMatrix.halfBits(v) == Float16(v).bitPattern, "\(v)")
+        }
+        #expect(Float16(bitPattern: KernelMatrix.halfBits(.nan)).isNaN)
+    }
+
+    @Test("a product with fp16 weights equals the fp32 product with the rounded weights, bit for bit, on every variant, row count and thread count",
+          arguments: KernelPool.Variant.supported)
+    func halfEqualsRoundedSingle(variant: KernelPool.Variant) {
+        for (index, shape) in [(n: 1, rows: 9, in: 7), (n: 2, rows: 17, in: 33), (n: 4, rows: 13, in: 100), (n: 7, rows: 64, in: 65),
+                               (n: 3, rows: 40, in: 256)].enumerated() {
+            let x = randomFloats(shape.n * shape.in, seed: UInt64(30 + index))
+            let w = Tensor(shape: [shape.rows, shape.in], values: randomFloats(shape.rows * shape.in, seed: UInt64(40 + index), scale: 0.3))
+            let half = KernelMatrix(w, rows: shape.rows, columns: shape.in, precision: .half)
+            let rounded = Tensor(shape: [shape.rows, shape.in], values: half.widened())
+            #expect(rounded.array != w.array, "rounding changes some weights")
+            let single = KernelMatrix(rounded, rows: shape.rows, columns: shape.in, precision: .single)
+            #expect(half.bytes * 2 == single.bytes)
+            for threads in [1, 2] {
+                let pool = KernelPool(threads: threads, variant: variant)
+                var a = [Float](repeating: .nan, count: shape.n * shape.rows), b = a
+                a.withUnsafeMutableBufferPointer { pool.matmul(x, n: shape.n, in: shape.in, KernelProduct(half, into: $0.baseAddress!)) }
+                b.withUnsafeMutableBufferPointer { pool.matmul(x, n: shape.n, in: shape.in, KernelProduct(single, into: $0.baseAddress!)) }
+                #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "\(variant), \(threads) threads, \(shape)")
+            }
+        }
+    }
+
+    @Test("a half matrix is a snapshot: it keeps the weights it was made from; an fp32 one follows its tensor")
+    func halfIsASnapshot() throws {
+        let w = Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6])
+        let half = KernelMatrix(w, rows: 2, columns: 3, precision: .half)
+        let single = KernelMatrix(w, rows: 2, columns: 3, precision: .single)
+        w[0] = 10
+        #expect(half.widened() == [1, 2, 3, 4, 5, 6])
+        #expect(single.widened() == [10, 2, 3, 4, 5, 6])
+        #expect(throws: KernelMatrixError.self) { try WeightPrecision.parse("f64") }
+        #expect(try WeightPrecision.parse("F16") == .half)
+    }
+}
