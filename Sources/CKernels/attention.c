@@ -236,7 +236,7 @@ void hk_attention(hk_pool *pool, const hk_attention_args *args) {
     else if (variant == HK_VARIANT_AVX2) job.tasks = tasks_avx2;
 #endif
     job.total = (long)args->n * args->kv_heads;
-    long work = job.total * args->columns * args->head_size;
+    long work = (long)args->n * args->heads * args->columns * args->head_size;
     if (work < 16384 || hk_pool_threads(pool) == 1) {
         job.tasks(args, 0, job.total, args->scratch);
         return;

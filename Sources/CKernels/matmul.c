@@ -11,6 +11,7 @@
 #include "hydrakernels.h"
 #include <stdatomic.h>
 #include <string.h>
+#include <math.h>
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -370,12 +371,113 @@ typedef struct {
     const hk_segment *segments;      /* fp32 weights, or */
     const hk_half_segment *halves;   /* fp16 weights (one of the two is NULL) */
     int count;
+    int epilogue;     /* HK_EPILOGUE_* */
+    int vector_epilogue; /* 1: the AVX2 build of the epilogue (AVX2 and AVX-512 pools) */
+    float *out;       /* ADD: (n, ldo) the residual stream the product is added to */
+    int ldo;
     long total, chunk, chunks;
     _Atomic long next; /* the next chunk to claim */
 } matmul_job;
 
+/* ------------------------------------------------------------------------------------------------ epilogues
+ * Element-wise steps on the outputs a chunk has just computed, while they are in cache. Every element goes
+ * through the same operations whichever chunk, thread or vector lane it falls in (the tail of a chunk is
+ * computed as a padded vector with the same code), so the bits do not depend on the split. */
+
+#pragma clang fp contract(off)
+typedef int32_t v8i_e __attribute__((vector_size(32)));
+
+static inline __attribute__((always_inline)) v8f blend_e(v8i_e mask, v8f yes, v8f no) { return (v8f)(((v8i_e)yes & mask) | ((v8i_e)no & ~mask)); }
+
+/* e^x, eight lanes: Cody-Waite reduction and a degree-6 polynomial (HydraSim's FastMath.exp, operation for operation). */
+static inline __attribute__((always_inline)) v8f exp8_e(v8f x) {
+    const v8f lo = {-87.3f, -87.3f, -87.3f, -87.3f, -87.3f, -87.3f, -87.3f, -87.3f};
+    const v8f hi = {88.7f, 88.7f, 88.7f, 88.7f, 88.7f, 88.7f, 88.7f, 88.7f};
+    v8i_e under = x < lo, over = x > hi;
+    v8f c = blend_e(under, lo, blend_e(over, hi, x));
+    const float magic = 12582912.0f;
+    v8f shifted = c * 1.44269504f + magic;
+    v8f n = shifted - magic;
+    v8f r = (c - n * 0.69314575f) - n * 1.4286068e-6f;
+    v8f p = r * (1.0f / 720) + (1.0f / 120);
+    p = p * r + (1.0f / 24);
+    p = p * r + (1.0f / 6);
+    p = p * r + 0.5f;
+    p = p * r + 1;
+    p = p * r + 1;
+    v8i_e bits = (v8i_e)shifted - 0x4B400000;
+    v8f scale = (v8f)((bits + 126) << 23);
+    v8f result = p * scale * 2;
+    const v8f zero = {0, 0, 0, 0, 0, 0, 0, 0};
+    const v8f inf = {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
+    return blend_e(under, zero, blend_e(over, inf, result));
+}
+
+/* gate = gate * sigmoid(gate) * up, as Ops.swiglu's vector lanes compute it. */
+static inline __attribute__((always_inline)) v8f swiglu8(v8f a, v8f b) {
+    const v8f one = {1, 1, 1, 1, 1, 1, 1, 1};
+    return a * (one / (one + exp8_e(-a))) * b;
+}
+
+static inline __attribute__((always_inline)) void swiglu_span(float *gate, const float *up, int count) {
+    int k = 0;
+    for (; k + 8 <= count; k += 8) *(v8f_u *)(gate + k) = swiglu8(*(const v8f_u *)(gate + k), *(const v8f_u *)(up + k));
+    if (k < count) {
+        v8f a = {0, 0, 0, 0, 0, 0, 0, 0}, b = a;
+        for (int t = 0; k + t < count; t++) { a[t] = gate[k + t]; b[t] = up[k + t]; }
+        v8f r = swiglu8(a, b);
+        for (int t = 0; k + t < count; t++) gate[k + t] = r[t];
+    }
+}
+
+static inline __attribute__((always_inline)) void add_span(float *out, const float *y, int count) {
+    for (int k = 0; k < count; k++) out[k] = out[k] + y[k];
+}
+#pragma clang fp contract(on)
+
+/* The epilogue for the outputs of weight rows lower..<upper (SWIGLU: of the gate and up segments alike); compiled for
+ * the baseline instructions and for AVX2 (the same operations, no fused multiply-adds: contraction is off). */
+static inline __attribute__((always_inline)) void epilogue_impl(const matmul_job *job, long lower, long upper) {
+    if (job->epilogue == HK_EPILOGUE_NONE || lower >= upper) return;
+    float *y0 = job->segments ? job->segments[0].y : job->halves[0].y;
+    int ld0 = job->segments ? job->segments[0].ldy : job->halves[0].ldy;
+    for (int i = 0; i < job->n; i++) {
+        if (job->epilogue == HK_EPILOGUE_ADD) {
+            add_span(job->out + (size_t)i * job->ldo + lower, y0 + (size_t)i * ld0 + lower, (int)(upper - lower));
+        } else {
+            float *y1 = job->segments ? job->segments[1].y : job->halves[1].y;
+            int ld1 = job->segments ? job->segments[1].ldy : job->halves[1].ldy;
+            swiglu_span(y0 + (size_t)i * ld0 + lower, y1 + (size_t)i * ld1 + lower, (int)(upper - lower));
+        }
+    }
+}
+
+static void epilogue_portable(const matmul_job *job, long lower, long upper) { epilogue_impl(job, lower, upper); }
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static void epilogue_avx2(const matmul_job *job, long lower, long upper) { epilogue_impl(job, lower, upper); }
+#endif
+
+static void epilogue_rows(const matmul_job *job, long lower, long upper) {
+#if defined(__x86_64__)
+    if (job->vector_epilogue) { epilogue_avx2(job, lower, upper); return; }
+#endif
+    epilogue_portable(job, lower, upper);
+}
+
 /* Products for the weight rows lower..<upper of the segments laid end to end. */
 static void matmul_rows(const matmul_job *job, long lower, long upper) {
+    if (job->epilogue == HK_EPILOGUE_SWIGLU) {
+        /* Chunks count gate rows; each computes the same rows of the up segment, then the gate. */
+        for (int s = 0; s < 2; s++) {
+            const void *w = job->segments ? (const void *)job->segments[s].w : (const void *)job->halves[s].w;
+            float *y = job->segments ? job->segments[s].y : job->halves[s].y;
+            int ldy = job->segments ? job->segments[s].ldy : job->halves[s].ldy;
+            size_t size = job->segments ? 4 : 2;
+            job->rows(job->x, job->ldx, job->n, job->in, (const char *)w + (size_t)lower * job->in * size, (int)(upper - lower), y + lower, ldy);
+        }
+        epilogue_rows(job, lower, upper);
+        return;
+    }
     long base = 0;
     for (int s = 0; s < job->count && base < upper; s++) {
         const void *w = job->segments ? (const void *)job->segments[s].w : (const void *)job->halves[s].w;
@@ -389,6 +491,7 @@ static void matmul_rows(const matmul_job *job, long lower, long upper) {
             job->rows(job->x, job->ldx, job->n, job->in, (const char *)w + (size_t)from * job->in * size, (int)(to - from), y + from, ldy);
         base += rows;
     }
+    epilogue_rows(job, lower, upper);
 }
 
 /* Threads claim chunks of weight rows from a shared counter until none is left: a thread that starts
@@ -407,8 +510,12 @@ static void matmul_share(void *context, int thread, int threads) {
 }
 
 static void matmul_run(hk_pool *pool, const float *x, int ldx, int n, int in, const hk_segment *segments,
-                       const hk_half_segment *halves, int count) {
+                       const hk_half_segment *halves, int count, int epilogue, float *out, int ldo) {
     matmul_job job;
+    job.epilogue = epilogue;
+    job.vector_epilogue = hk_pool_variant(pool) != HK_VARIANT_PORTABLE;
+    job.out = out;
+    job.ldo = ldo;
     job.rows = rows_for(hk_pool_variant(pool), halves != NULL);
     job.x = x;
     job.ldx = ldx;
@@ -422,7 +529,8 @@ static void matmul_run(hk_pool *pool, const float *x, int ldx, int n, int in, co
         int rows = segments ? segments[s].rows : halves[s].rows;
         job.total += rows > 0 ? rows : 0;
     }
-    if (job.total == 0) return;
+    if (epilogue == HK_EPILOGUE_SWIGLU) job.total = segments ? segments[0].rows : halves[0].rows;
+    if (job.total <= 0) return;
     /* Under about 16k multiply-adds a wake-up costs more than it saves. */
     if (job.total * in * n < 16384 || hk_pool_threads(pool) == 1) {
         matmul_rows(&job, 0, job.total);
@@ -439,10 +547,31 @@ static void matmul_run(hk_pool *pool, const float *x, int ldx, int n, int in, co
 
 void hk_matmul(hk_pool *pool, const float *x, int ldx, int n, int in, const hk_segment *segments, int count) {
     if (!x || !segments || n <= 0 || in <= 0 || count <= 0) return;
-    matmul_run(pool, x, ldx, n, in, segments, NULL, count);
+    matmul_run(pool, x, ldx, n, in, segments, NULL, count, HK_EPILOGUE_NONE, NULL, 0);
 }
 
 void hk_matmul_half(hk_pool *pool, const float *x, int ldx, int n, int in, const hk_half_segment *segments, int count) {
     if (!x || !segments || n <= 0 || in <= 0 || count <= 0) return;
-    matmul_run(pool, x, ldx, n, in, NULL, segments, count);
+    matmul_run(pool, x, ldx, n, in, NULL, segments, count, HK_EPILOGUE_NONE, NULL, 0);
+}
+
+/* The epilogue's shape: ADD takes one segment and an output; SWIGLU two segments of equal rows. */
+static int epilogue_fits(int count, int epilogue, int rows0, int rows1, const float *out) {
+    if (epilogue == HK_EPILOGUE_ADD) return count == 1 && out != NULL;
+    if (epilogue == HK_EPILOGUE_SWIGLU) return count == 2 && rows0 == rows1;
+    return epilogue == HK_EPILOGUE_NONE;
+}
+
+void hk_matmul_epilogue(hk_pool *pool, const float *x, int ldx, int n, int in, const hk_segment *segments, int count,
+                        int epilogue, float *out, int ldo) {
+    if (!x || !segments || n <= 0 || in <= 0 || count <= 0) return;
+    if (!epilogue_fits(count, epilogue, segments[0].rows, count > 1 ? segments[1].rows : 0, out)) return;
+    matmul_run(pool, x, ldx, n, in, segments, NULL, count, epilogue, out, ldo);
+}
+
+void hk_matmul_half_epilogue(hk_pool *pool, const float *x, int ldx, int n, int in, const hk_half_segment *segments, int count,
+                             int epilogue, float *out, int ldo) {
+    if (!x || !segments || n <= 0 || in <= 0 || count <= 0) return;
+    if (!epilogue_fits(count, epilogue, segments[0].rows, count > 1 ? segments[1].rows : 0, out)) return;
+    matmul_run(pool, x, ldx, n, in, NULL, segments, count, epilogue, out, ldo);
 }

@@ -258,8 +258,7 @@ public final class PrefixAttentionState {
             Ops.add(mid + i * D, row(i), n: D)
             Ops.rmsNorm(xb + i * D, mid + i * D, w.rmsFFN.pointer, n: D)
         }
-        pool.matmul(xb, n: n, in: D, KernelProduct(m.w1, into: hb, ldy: H), KernelProduct(m.w3, into: hb2, ldy: H))
-        for i in 0..<n { Ops.swiglu(hb + i * H, hb + i * H, hb2 + i * H, n: H) }
+        pool.matmulSwiGLU(xb, n: n, in: D, gate: KernelProduct(m.w1, into: hb, ldy: H), up: KernelProduct(m.w3, into: hb2, ldy: H))
         pool.matmul(hb, n: n, in: H, KernelProduct(m.w2, into: out, ldy: D))
         for i in 0..<n { Ops.add(out + i * D, mid + i * D, n: D) }
         cache.advance(by: n)

@@ -125,17 +125,12 @@ public final class Transformer: @unchecked Sendable {
             }
             pool.attention(q: q, ldq: dim, out: xb, ldo: dim, keys: keys, values: values, kvStride: kvDim,
                            heads: c.heads, kvHeads: c.kvHeads, headSize: hs, mask: visible, scratch: scores)
-            pool.matmul(xb, n: n, in: dim, w.wo.slice(l), rows: dim, xb2)
-            Ops.add(x, xb2, n: n * dim)
-            // Feed-forward: x += W2 (silu(W1 xn) * W3 xn), xn = rmsnorm(x); W1 and W3 in one pass.
+            // x += xb Woᵀ, each chunk of the product added as the threads compute it.
+            pool.matmulAdd(xb, n: n, in: dim, w.wo.slice(l), rows: dim, xb2, addTo: x, ldo: dim)
+            // Feed-forward: x += W2 (silu(W1 xn) * W3 xn), xn = rmsnorm(x); W1 and W3 in one pass, gated chunk by chunk.
             for i in 0..<n { Ops.rmsNorm(xb + i * dim, x + i * dim, w.rmsFFN.slice(l), n: dim) }
-            pool.matmul(xb, n: n, in: dim,
-                        WeightSegment(w.w1.slice(l), rows: hidden, into: hb, ldy: hidden),
-                        WeightSegment(w.w3.slice(l), rows: hidden, into: hb2, ldy: hidden))
-            // Row by row: swiglu's vector chunks and scalar tail must fall where they fall for one row.
-            for i in 0..<n { Ops.swiglu(hb + i * hidden, hb + i * hidden, hb2 + i * hidden, n: hidden) }
-            pool.matmul(hb, n: n, in: hidden, w.w2.slice(l), rows: dim, xb2)
-            Ops.add(x, xb2, n: n * dim)
+            pool.matmulSwiGLU(xb, n: n, in: dim, gate: w.w1.slice(l), up: w.w3.slice(l), rows: hidden, hb, hb2)
+            pool.matmulAdd(hb, n: n, in: hidden, w.w2.slice(l), rows: dim, xb2, addTo: x, ldo: dim)
         }
         cache.count = prefix + n
         for i in 0..<n { Ops.rmsNorm(hiddenOut + i * dim, x + i * dim, w.rmsFinal.pointer, n: dim) }

@@ -101,6 +101,59 @@ public final class KernelPool: @unchecked Sendable {
         }
     }
 
+    /// `out (n, ldo) += x wᵀ` for `x (n, in)` and `w (rows, in)`: the product lands in `y (n, rows)` and each chunk of it
+    /// is added to `out` as soon as it is computed (a residual connection without a second pass).
+    public func matmulAdd(_ x: UnsafePointer<Float>, n: Int, in: Int, _ w: UnsafePointer<Float>, rows: Int,
+                          _ y: UnsafeMutablePointer<Float>, addTo out: UnsafeMutablePointer<Float>, ldo: Int) {
+        var segment = hk_segment(w: w, rows: Int32(rows), y: y, ldy: Int32(rows))
+        hk_matmul_epilogue(raw, x, Int32(`in`), Int32(n), Int32(`in`), &segment, 1, Int32(HK_EPILOGUE_ADD.rawValue), out, Int32(ldo))
+    }
+
+    /// SwiGLU in one pass: `gate (n, rows) = silu(x w1ᵀ) * (x w3ᵀ)`, `up (n, rows)` holding `x w3ᵀ`; each chunk of rows is
+    /// gated as soon as both products are computed. Every element has the same bits whatever the split and the row count.
+    public func matmulSwiGLU(_ x: UnsafePointer<Float>, n: Int, in: Int, gate w1: UnsafePointer<Float>, up w3: UnsafePointer<Float>, rows: Int,
+                             _ gate: UnsafeMutablePointer<Float>, _ up: UnsafeMutablePointer<Float>) {
+        var segments = (hk_segment(w: w1, rows: Int32(rows), y: gate, ldy: Int32(rows)), hk_segment(w: w3, rows: Int32(rows), y: up, ldy: Int32(rows)))
+        withUnsafePointer(to: &segments) { p in
+            p.withMemoryRebound(to: hk_segment.self, capacity: 2) {
+                hk_matmul_epilogue(raw, x, Int32(`in`), Int32(n), Int32(`in`), $0, 2, Int32(HK_EPILOGUE_SWIGLU.rawValue), nil, 0)
+            }
+        }
+    }
+
+    /// `matmulAdd` and `matmulSwiGLU` for matrices in either precision (drafting).
+    public func matmul(_ x: UnsafePointer<Float>, n: Int, in: Int, _ p: KernelProduct, addTo out: UnsafeMutablePointer<Float>, ldo: Int) {
+        precondition(p.matrix.columns == `in`, "the product's matrix is \(p.matrix.columns) wide, the input \(`in`)")
+        let epilogue = Int32(HK_EPILOGUE_ADD.rawValue)
+        if p.matrix.precision == .single {
+            var s = hk_segment(w: p.matrix.single.pointer + p.matrix.offset, rows: Int32(p.matrix.rows), y: p.y, ldy: Int32(p.ldy))
+            hk_matmul_epilogue(raw, x, Int32(`in`), Int32(n), Int32(`in`), &s, 1, epilogue, out, Int32(ldo))
+        } else {
+            var s = hk_half_segment(w: p.matrix.halves!, rows: Int32(p.matrix.rows), y: p.y, ldy: Int32(p.ldy))
+            hk_matmul_half_epilogue(raw, x, Int32(`in`), Int32(n), Int32(`in`), &s, 1, epilogue, out, Int32(ldo))
+        }
+    }
+
+    /// SwiGLU over `gate` and `up` products of either precision (same rows): `gate.y = silu(gate.y) * up.y`.
+    public func matmulSwiGLU(_ x: UnsafePointer<Float>, n: Int, in: Int, gate: KernelProduct, up: KernelProduct) {
+        precondition(gate.matrix.columns == `in` && up.matrix.columns == `in` && gate.matrix.rows == up.matrix.rows
+                     && gate.matrix.precision == up.matrix.precision, "SwiGLU's gate and up matrices share shape and precision")
+        let epilogue = Int32(HK_EPILOGUE_SWIGLU.rawValue)
+        if gate.matrix.precision == .single {
+            var s = (hk_segment(w: gate.matrix.single.pointer + gate.matrix.offset, rows: Int32(gate.matrix.rows), y: gate.y, ldy: Int32(gate.ldy)),
+                     hk_segment(w: up.matrix.single.pointer + up.matrix.offset, rows: Int32(up.matrix.rows), y: up.y, ldy: Int32(up.ldy)))
+            withUnsafePointer(to: &s) { p in
+                p.withMemoryRebound(to: hk_segment.self, capacity: 2) { hk_matmul_epilogue(raw, x, Int32(`in`), Int32(n), Int32(`in`), $0, 2, epilogue, nil, 0) }
+            }
+        } else {
+            var s = (hk_half_segment(w: gate.matrix.halves!, rows: Int32(gate.matrix.rows), y: gate.y, ldy: Int32(gate.ldy)),
+                     hk_half_segment(w: up.matrix.halves!, rows: Int32(up.matrix.rows), y: up.y, ldy: Int32(up.ldy)))
+            withUnsafePointer(to: &s) { p in
+                p.withMemoryRebound(to: hk_half_segment.self, capacity: 2) { hk_matmul_half_epilogue(raw, x, Int32(`in`), Int32(n), Int32(`in`), $0, 2, epilogue, nil, 0) }
+            }
+        }
+    }
+
     /// Attention of the `n` rows of `q` over `keys`/`values` `(columns, kvStride)` under `mask`
     /// (`mask.columns` slots), written to `out (n, ldo)`; `scratch` holds `threads * attentionScratch(columns:)` floats.
     public func attention(q: UnsafePointer<Float>, ldq: Int, out: UnsafeMutablePointer<Float>, ldo: Int,

@@ -57,3 +57,42 @@ struct HalfPrecisionTests {
         #expect(try WeightPrecision.parse("F16") == .half)
     }
 }
+
+@Suite("Product epilogues (residual add, SwiGLU)")
+struct EpilogueTests {
+    @Test("matmulAdd adds the product to the residual; matmulSwiGLU gates; both give every row the bits of that row alone, on 1-3 threads",
+          arguments: KernelPool.Variant.supported)
+    func epilogues(variant: KernelPool.Variant) {
+        for (n, rows, k) in [(1, 9, 7), (3, 40, 33), (8, 104, 64), (5, 300, 256)] {
+            let x = randomFloats(n * k, seed: 51), w1 = randomFloats(rows * k, seed: 52, scale: 0.5), w3 = randomFloats(rows * k, seed: 53, scale: 0.5)
+            let residual = randomFloats(n * rows, seed: 54)
+            var alone = (add: [Float](repeating: 0, count: n * rows), gate: [Float](repeating: 0, count: n * rows))
+            let single = KernelPool(threads: 1, variant: variant)
+            for i in 0..<n {
+                var y = [Float](repeating: 0, count: rows), out = Array(residual[i * rows..<(i + 1) * rows])
+                var gate = [Float](repeating: 0, count: rows), up = gate
+                let xi = Array(x[i * k..<(i + 1) * k])
+                single.matmulAdd(xi, n: 1, in: k, w1, rows: rows, &y, addTo: &out, ldo: rows)
+                single.matmulSwiGLU(xi, n: 1, in: k, gate: w1, up: w3, rows: rows, &gate, &up)
+                alone.add.replaceSubrange(i * rows..<(i + 1) * rows, with: out)
+                alone.gate.replaceSubrange(i * rows..<(i + 1) * rows, with: gate)
+                // Against Double: residual + x·w1, and silu(x·w1) · (x·w3).
+                for r in 0..<rows {
+                    let a = (0..<k).reduce(0.0) { $0 + Double(xi[$1]) * Double(w1[r * k + $1]) }
+                    let b = (0..<k).reduce(0.0) { $0 + Double(xi[$1]) * Double(w3[r * k + $1]) }
+                    #expect(abs(Double(out[r]) - (Double(residual[i * rows + r]) + a)) < 1e-4)
+                    #expect(abs(Double(gate[r]) - a / (1 + Foundation.exp(-a)) * b) < 1e-4)
+                }
+            }
+            for threads in [1, 2, 3] {
+                let pool = KernelPool(threads: threads, variant: variant)
+                var y = [Float](repeating: 0, count: n * rows), out = residual
+                var gate = [Float](repeating: 0, count: n * rows), up = gate
+                pool.matmulAdd(x, n: n, in: k, w1, rows: rows, &y, addTo: &out, ldo: rows)
+                pool.matmulSwiGLU(x, n: n, in: k, gate: w1, up: w3, rows: rows, &gate, &up)
+                #expect(out.map(\.bitPattern) == alone.add.map(\.bitPattern), "\(variant) add, n \(n), \(threads) threads")
+                #expect(gate.map(\.bitPattern) == alone.gate.map(\.bitPattern), "\(variant) swiglu, n \(n), \(threads) threads")
+            }
+        }
+    }
+}

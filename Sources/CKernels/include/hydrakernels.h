@@ -72,6 +72,22 @@ typedef struct {
  * of those values (so the result equals `hk_matmul` on the rounded weights, bit for bit, per variant). */
 void hk_matmul_half(hk_pool *pool, const float *x, int ldx, int n, int in, const hk_half_segment *segments, int count);
 void hk_matmul_half_serial(int variant, const float *x, int ldx, int n, int in, const uint16_t *w, int rows, float *y, int ldy);
+/** An element-wise step a product applies to each chunk of outputs as soon as it is computed. */
+typedef enum {
+    HK_EPILOGUE_NONE = 0,
+    /** One segment: out[i * ldo + r] += y[i * ldy + r] (a residual connection; y keeps the product). */
+    HK_EPILOGUE_ADD = 1,
+    /** Two segments of equal rows, gate then up: gate = gate * sigmoid(gate) * up, written over the gate's y (SwiGLU). */
+    HK_EPILOGUE_SWIGLU = 2,
+} hk_epilogue;
+
+/** `hk_matmul` (or `hk_matmul_half`) with an epilogue; every element has the same bits whatever the split.
+ * A segment list that does not fit the epilogue does nothing. */
+void hk_matmul_epilogue(hk_pool *pool, const float *x, int ldx, int n, int in, const hk_segment *segments, int count,
+                        int epilogue, float *out, int ldo);
+void hk_matmul_half_epilogue(hk_pool *pool, const float *x, int ldx, int n, int in, const hk_half_segment *segments, int count,
+                             int epilogue, float *out, int ldo);
+
 /** `value` rounded to the nearest IEEE half (ties to even; overflow to infinity). */
 uint16_t hk_float_to_half(float value);
 /** `out[i] = hk_float_to_half(x[i])` for `count` values. */
