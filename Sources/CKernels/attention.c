@@ -44,10 +44,18 @@ INLINE v8f exp8(v8f x) {
 
 INLINE float sum8(v8f a) { return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); }
 
-/* In-place softmax over m scores (m >= 1). */
+/* In-place softmax over m scores (m >= 1); s has room for m rounded up to 8. */
 INLINE void softmax(float *s, int m) {
+    /* The maximum, eight lanes at a time (exact in any order). */
+    v8f lanes = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    int whole = m / 8 * 8;
+    for (int j = 0; j < whole; j += 8) {
+        v8f v = *(v8f_u *)(s + j);
+        lanes = blend(v > lanes, v, lanes);
+    }
     float top = -INFINITY;
-    for (int j = 0; j < m; j++) top = s[j] > top ? s[j] : top;
+    for (int j = 0; j < 8; j++) top = lanes[j] > top ? lanes[j] : top;
+    for (int j = whole; j < m; j++) top = s[j] > top ? s[j] : top;
     if (top == -INFINITY) top = 0;
     v8f sums = {0, 0, 0, 0, 0, 0, 0, 0};
     int j = 0;
@@ -64,7 +72,8 @@ INLINE void softmax(float *s, int m) {
         sums = sums + e;
     }
     float inv = 1 / sum8(sums);
-    for (j = 0; j < m; j++) s[j] = s[j] * inv;
+    for (j = 0; j + 8 <= m; j += 8) *(v8f_u *)(s + j) = *(v8f_u *)(s + j) * inv;
+    for (; j < m; j++) s[j] = s[j] * inv;
 }
 
 /* The sums of eight 8-lane accumulators in one fixed tree per accumulator: lanes (i, i+4), (i, i+2),
@@ -98,6 +107,35 @@ INLINE void key_scores(const float *q, const float *keys, int stride, const int 
             float sum = sums[j];
             for (int d = whole; d < hs; d++) sum = sum + q[d] * k[j][d];
             scores[t + j] = sum * scale;
+        }
+    }
+}
+
+/* key_scores for two query heads over the same keys, each key row loaded once: every score is the same operations
+ * as key_scores computes it. */
+INLINE void key_scores2(const float *q0, const float *q1, const float *keys, int stride, const int *slots, int m, int hs, float scale,
+                        float *scores0, float *scores1) {
+    const int whole = hs / 8 * 8;
+    for (int t = 0; t < m; t += 8) {
+        const float *k[8];
+        for (int j = 0; j < 8; j++) k[j] = keys + (size_t)slots[t + j] * stride;
+        v8f a[8], b[8];
+        for (int j = 0; j < 8; j++) a[j] = b[j] = (v8f){0, 0, 0, 0, 0, 0, 0, 0};
+        for (int d = 0; d < whole; d += 8) {
+            v8f qa = *(const v8f_u *)(q0 + d), qb = *(const v8f_u *)(q1 + d);
+            for (int j = 0; j < 8; j++) {
+                v8f kv = *(const v8f_u *)(k[j] + d);
+                a[j] = a[j] + qa * kv;
+                b[j] = b[j] + qb * kv;
+            }
+        }
+        v8f sa = reduce8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+        v8f sb = reduce8(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+        for (int j = 0; j < 8; j++) {
+            float x = sa[j], y = sb[j];
+            for (int d = whole; d < hs; d++) { x = x + q0[d] * k[j][d]; y = y + q1[d] * k[j][d]; }
+            scores0[t + j] = x * scale;
+            scores1[t + j] = y * scale;
         }
     }
 }
@@ -179,11 +217,13 @@ INLINE void attention_tasks(const hk_attention_args *a, long first, long last, f
                 continue;
             }
             for (int t = m; t % 8 != 0; t++) slots[t] = slots[m - 1];
-            key_scores(q0, keys, a->kv_stride, slots, m, hs, a->scale, scores0);
-            softmax(scores0, m);
             if (pair) {
-                key_scores(q0 + hs, keys, a->kv_stride, slots, m, hs, a->scale, scores1);
+                key_scores2(q0, q0 + hs, keys, a->kv_stride, slots, m, hs, a->scale, scores0, scores1);
+                softmax(scores0, m);
                 softmax(scores1, m);
+            } else {
+                key_scores(q0, keys, a->kv_stride, slots, m, hs, a->scale, scores0);
+                softmax(scores0, m);
             }
             weighted_values(values, a->kv_stride, slots, m, hs, scores0, pair ? scores1 : NULL, out0, out0 + hs);
         }
