@@ -43,7 +43,7 @@ public final class DraftingHead: @unchecked Sendable {
                 y.update(from: input, count: n * D)
             }
             for r in 0..<n { Ops.add(a + r * D, head.blockBiases[j].pointer, n: D) }
-            for i in 0..<n * D { y[i] += Ops.silu(a[i]) }
+            Ops.addSiLU(y, a, n: n * D)
         }
         let logits = acts.logits.pointer  // (n, V)
         pool.matmul(acts.output[head.blocks - 1].pointer, n: n, in: D, KernelProduct(output, into: logits, ldy: V))

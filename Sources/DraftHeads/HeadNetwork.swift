@@ -133,7 +133,7 @@ extension HeadNetwork {
                 for i in 0..<n * D { y[i] += Ops.silu(a[i]) * mask[i] }
             } else {
                 acts.dropMask[j].pointer.update(repeating: 1, count: n * D)
-                for i in 0..<n * D { y[i] += Ops.silu(a[i]) }
+                Ops.addSiLU(y, a, n: n * D)
             }
         }
         // logits = y · W_outᵀ + b_out

@@ -58,6 +58,24 @@ public enum Ops {
     @inlinable
     public static func silu(_ x: Float) -> Float { x / (1 + expf(-x)) }
 
+    /// `y[i] += silu(a[i])` over `n` elements, eight lanes at a time; every element (the tail too, computed as a padded
+    /// vector) goes through the same operations, so the result does not depend on where it falls.
+    @inlinable
+    public static func addSiLU(_ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            let va = FastMath.load(a + i)
+            FastMath.store(FastMath.load(y + i) + va * FastMath.sigmoid(va), y + i)
+            i += 8
+        }
+        if i < n {
+            var va = SIMD8<Float>(repeating: 0), vy = SIMD8<Float>(repeating: 0)
+            for j in i..<n { va[j - i] = a[j]; vy[j - i] = y[j] }
+            let r = vy + va * FastMath.sigmoid(va)
+            for j in i..<n { y[j] = r[j - i] }
+        }
+    }
+
     /// SwiGLU gate: `out[i] = silu(a[i]) * b[i]` over `n` elements (`out` may be `a`).
     @inlinable
     public static func swiglu(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, n: Int) {
