@@ -145,6 +145,11 @@ struct BenchCommand: ParsableCommand {
         var draftMillisecondsPerStep: Double
         var verifyMillisecondsPerStep: Double
         var predictedSpeedup: Double
+        /// tau x pass(1) / (pass(tree nodes) + drafting), each cost measured alone in this run after the decoding.
+        var projectedSpeedupFromMeasuredCosts: Double
+        /// Those costs: one verification pass over the tree and one drafting step (with the prefix layer's feed), ms.
+        var measuredPassMilliseconds: Double
+        var measuredDraftMilliseconds: Double
         var identicalToAR: Bool
     }
 
@@ -208,9 +213,17 @@ struct BenchCommand: ParsableCommand {
             progress.update($0, status: $2)
         }
         let arSpeed = Double(measured[0].tokens) / measured[0].seconds
+        // The costs alone, measured now: a pass over each tree size and each configuration's drafting step.
+        let passes = try measurePassSeconds(transformer, sizes: Array(Set(configurations.map(\.treeNodes) + [1])).sorted(), repeats: 51)
+        let drafts = zip(configurations, measured).map { c, m -> Double in
+            guard let decoder = c.speculative else { return 0 }
+            let tau = Double(m.tokens) / Double(max(m.steps, 1))
+            return measureDraftSeconds(decoder.proposer, dim: transformer.config.dim, accepted: max(1, Int(tau.rounded())))
+        }
         // The cost model's fixed cost per pass, fitted to this run: ar's time per token minus streaming the weights.
         device.passOverhead = max(0, 1 / arSpeed - Double(transformer.config.parameterCount) * 4 / device.bandwidth(streaming: Double(transformer.config.parameterCount) * 4))
-        let rows = zip(configurations, measured).map { c, m -> SpeculativeRow in
+        let rows = zip(zip(configurations, measured), drafts).map { pair, draft -> SpeculativeRow in
+            let (c, m) = pair
             let heads = c.speculative?.heads
             var profile = ModelProfile(name: "this", parameters: Double(transformer.config.parameterCount), bytesPerParameter: 4,
                                        headParameters: Double(heads.map { $0.namedTensors.reduce(0) { $0 + $1.tensor.count } } ?? 0),
@@ -228,6 +241,8 @@ struct BenchCommand: ParsableCommand {
                                   draftMillisecondsPerStep: 1e3 * m.draftSeconds / Double(max(m.steps, 1)),
                                   verifyMillisecondsPerStep: 1e3 * m.verifySeconds / Double(max(m.steps, 1)),
                                   predictedSpeedup: c.speculative == nil ? 1 : cost.speedup(tau: tau, treeNodes: c.treeNodes, rowsPerDepth: c.draftRows),
+                                  projectedSpeedupFromMeasuredCosts: tau * passes[1]! / (passes[c.treeNodes]! + draft),
+                                  measuredPassMilliseconds: 1e3 * passes[c.treeNodes]!, measuredDraftMilliseconds: 1e3 * draft,
                                   identicalToAR: m.identical)
         }
         let report = SpeculativeReport(checkpoint: checkpoint, parameters: transformer.config.parameterCount, prompts: prompts,
@@ -236,12 +251,14 @@ struct BenchCommand: ParsableCommand {
         if format == .json { return try printJSON(report) }
         print(String(format: "%@: %d parameters; %d prompts x %d tokens, %d threads; this machine: %.1f GB/s, %.0f GFLOP/s",
                      checkpoint, report.parameters, prompts, length, Parallel.workers, device.bandwidth / 1e9, device.flops / 1e9))
-        print("decoder        tree             drafts   tau   tok/s  speedup  model  draft ms  verify ms  = ar")
+        print("decoder        tree             drafts   tau   tok/s  speedup  model  costs  draft ms  verify ms  = ar")
         for r in rows {
             print(r.decoder.padding(toLength: 14, withPad: " ", startingAt: 0) + " " + r.tree.padding(toLength: 16, withPad: " ", startingAt: 0)
-                  + String(format: " %6d %5.2f %7.0f %7.2fx %5.2fx %9.2f %10.2f  %@", r.treeNodes - 1, r.tau, r.tokensPerSecond, r.speedup,
-                           r.predictedSpeedup, r.draftMillisecondsPerStep, r.verifyMillisecondsPerStep, r.identicalToAR ? "yes" : "NO"))
+                  + String(format: " %6d %5.2f %7.0f %7.2fx %5.2fx %5.2fx %9.2f %10.2f  %@", r.treeNodes - 1, r.tau, r.tokensPerSecond, r.speedup,
+                           r.predictedSpeedup, r.projectedSpeedupFromMeasuredCosts, r.draftMillisecondsPerStep, r.verifyMillisecondsPerStep,
+                           r.identicalToAR ? "yes" : "NO"))
         }
+        print("model: the roofline cost model (bandwidth, FLOP/s, fixed costs); costs: tau x pass(1) / (pass(tree) + drafting), each timed alone after the run")
         print("\nspeedup over ar: measured (#) and cost model (+)")
         let scale = max(rows.map { max($0.speedup, $0.predictedSpeedup) }.max() ?? 1, 1)
         for r in rows.dropFirst() {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DraftHeads
 import Foundation
 import LanguageModel
 import Numerics
@@ -211,14 +212,24 @@ func measurePassSeconds(_ model: Transformer, sizes: [Int], repeats: Int = 31) t
     return result
 }
 
-/// Median seconds of one `propose` with `proposer` (a fixed hidden state; the cost does not depend on its values).
-func measureDraftSeconds(_ proposer: CandidateProposer, dim: Int) -> Double {
+/// Median seconds of one drafting step with `proposer` (a fixed hidden state; the cost does not depend on its values):
+/// with heads that have a prefix-attention layer (Hydra++), feeding it `accepted` states after a 64-token prefix too,
+/// as every step does.
+func measureDraftSeconds(_ proposer: CandidateProposer, dim: Int, accepted: Int = 2, repeats: Int = 21) -> Double {
     let hidden = [Float](repeating: 0.01, count: dim)
+    let prefix = proposer.draftingHeads?.prefix.map { PrefixAttentionState(drafting: $0, capacity: 64 + max(1, accepted)) }
+    if let prefix { hidden.withUnsafeBufferPointer { h in _ = prefix.feed(rows: [UnsafePointer<Float>](repeating: h.baseAddress!, count: 64)) } }
     let clock = ContinuousClock()
     var times: [Double] = []
-    for _ in 0..<11 {
+    for _ in 0..<repeats {
         let start = clock.now
-        _ = hidden.withUnsafeBufferPointer { proposer.propose(root: 5, state: $0.baseAddress!) }
+        hidden.withUnsafeBufferPointer { h in
+            if let prefix {
+                prefix.feed(rows: [UnsafePointer<Float>](repeating: h.baseAddress!, count: max(1, accepted)))
+                prefix.cache.truncate(to: 64)
+            }
+            _ = proposer.propose(root: 5, state: h.baseAddress!)
+        }
         times.append((clock.now - start).seconds)
     }
     return times.sorted()[times.count / 2]

@@ -1,6 +1,7 @@
 import DraftHeads
 import ArgumentParser
 import Foundation
+import Numerics
 import LanguageModel
 import Speculation
 
@@ -80,6 +81,8 @@ struct TreeCommand: ParsableCommand {
         @Option(name: .long, help: "tau: the N nodes with the highest expected acceptance (Medusa's search); speedup: of the greedy trees of 1...N nodes, the one with the highest projected speedup on this machine (measured pass and draft times; needs --heads).")
         var objective = "tau"
         @Option(name: .long, help: "With --objective speedup: the heads that will draft the tree (their drafting is timed).") var heads: String?
+        @Option(name: .customLong("head-precision"), help: "With --objective speedup: the precision the heads draft in (f16 or f32).")
+        var headPrecision: WeightPrecision = .half
         @OptionGroup var model: ModelOptions
 
         struct Report: Encodable {
@@ -112,9 +115,10 @@ struct TreeCommand: ParsableCommand {
                 let set = try DraftHeadsFile.read(heads, base: transformer.weights)
                 let passes = try measurePassSeconds(transformer, sizes: Array(1...(chosen.count + 1)))
                 let evaluated = SpeedupTreeSearch.evaluate(chosen, passSeconds: { passes[$0] ?? .infinity }) { paths in
-                    guard let tree = try? CandidateTree(paths: paths), let proposer = try? TreeProposer(heads: set, tree: tree, embedding: transformer.weights.tokenEmbedding)
+                    guard let tree = try? CandidateTree(paths: paths),
+                          let proposer = try? TreeProposer(heads: set, tree: tree, embedding: transformer.weights.tokenEmbedding, precision: headPrecision)
                     else { return .infinity }
-                    return measureDraftSeconds(proposer, dim: transformer.config.dim)
+                    return measureDraftSeconds(proposer, dim: transformer.config.dim, accepted: max(1, Int(GreedyTreeSearch.predictedTau(tree, table).rounded())))
                 }
                 candidates = evaluated
                 if let best = SpeedupTreeSearch.best(evaluated) { chosen = Array(chosen.prefix(best.nodes)) }
