@@ -1,5 +1,6 @@
 import Foundation
 import LanguageModel
+import Numerics
 import Speculation
 import Visualization
 
@@ -102,7 +103,7 @@ public final class Interpreter {
         Command(name: "diagram", aliases: [], usage: "diagram [--contrast D] [--format svg|png|pdf|dot] [FILE]", summary: "draw the last step (or a contrast on the current prefix) to FILE", moving: false) { try $0.diagramCommand($1) },
         Command(name: "html", aliases: [], usage: "html [FILE]", summary: "write the step-through page of the session so far", moving: false) { try $0.htmlCommand($1) },
         Command(name: "save-trace", aliases: [], usage: "save-trace FILE", summary: "write the session's steps as a trace (read by `hydrasim diagram`)", moving: false) { try $0.saveTraceCommand($1) },
-        Command(name: "set", aliases: [], usage: "set decoder|heads|tree|rule|temperature|top-p|eps|delta|seed VALUE", summary: "change a setting from here on (the history before it stays)", moving: false) { try $0.setCommand($1) },
+        Command(name: "set", aliases: [], usage: "set decoder|heads|tree|rule|temperature|top-p|eps|delta|head-precision|seed VALUE", summary: "change a setting from here on (the history before it stays)", moving: false) { try $0.setCommand($1) },
         Command(name: "show", aliases: ["info"], usage: "show settings|breakpoints|displays", summary: "the current settings, breakpoints or displays", moving: false) { try $0.showCommand($1) },
         Command(name: "help", aliases: ["h", "?"], usage: "help [COMMAND]", summary: "the commands, or one command", moving: false) { try $0.helpCommand($1) },
         Command(name: "quit", aliases: ["exit", "q"], usage: "quit", summary: "leave (end of input does too)", moving: false) { _, _ in "" },
@@ -111,7 +112,7 @@ public final class Interpreter {
     /// Every command name and alias (tab completion).
     public static var commandWords: [String] { commands.flatMap { [$0.name] + $0.aliases } }
     /// Words `set` takes.
-    public static let settingNames = ["decoder", "heads", "tree", "rule", "temperature", "top-p", "eps", "delta", "seed"]
+    public static let settingNames = ["decoder", "heads", "tree", "rule", "temperature", "top-p", "eps", "delta", "head-precision", "seed"]
     static let displayable = ["tree", "text", "stats", "mask", "kv", "probs", "cost"]
 
     /// Runs one line. Never throws: errors come back as one line with `isError`.
@@ -442,6 +443,9 @@ public final class Interpreter {
         case "top-p": new.topP = try number(value)
         case "eps": new.eps = try number(value)
         case "delta": new.delta = try number(value)
+        case "head-precision":
+            guard let p = WeightPrecision(rawValue: value.lowercased()) else { throw CommandError("set head-precision takes f16 or f32, got '\(value)'") }
+            new.headPrecision = p
         case "seed":
             guard let s = UInt64(value) else { throw CommandError("set seed takes a whole number >= 0, got '\(value)'") }
             seed = s
@@ -469,9 +473,9 @@ public final class Interpreter {
             var lines = [
                 "model        \(workbench.modelName)",
                 "decoder      \(spec.decoder.rawValue)",
-                "heads        \(session.drafter.headsPath.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "none")",
+                "heads        \(session.drafter.headsPath.map { URL(fileURLWithPath: $0).lastPathComponent + " (\(spec.headPrecision.rawValue) while drafting)" } ?? "none")",
                 "tree         \(spec.decoder == .ar ? "none (one token per step)" : "\(spec.tree) (\(TreeSize.describe(nodes: session.drafter.proposer.maxNodeCount)) at most)")",
-                "rule         \(spec.description.components(separatedBy: " · ").last ?? spec.effectiveRule.rawValue)",
+                "rule         \(spec.ruleDescription)",
                 "seed         \(seed)",
                 "prompt       \(TokenText.quoted(promptText)) (\(session.prompt.count) tokens)",
                 "position     \(session.position == 0 ? "the start" : "after step \(session.position)")\(session.future.isEmpty ? "" : " (\(session.future.count) later steps reachable with goto)")",

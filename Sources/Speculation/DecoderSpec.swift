@@ -118,15 +118,20 @@ public struct DecoderSpec: Codable, Equatable, Sendable, CustomStringConvertible
         }
     }
 
-    /// "hydra++ · mc_sim_7b_63 · greedy" (with the rule's parameters when they matter).
-    public var description: String {
+    /// The rule with the parameters that matter: "greedy", "typical (eps 0.09, delta 0.3, T 0.7)", "sample (T 1, top-p 1)".
+    public var ruleDescription: String {
         var rule = effectiveRule.rawValue
         switch effectiveRule {
         case .greedy: break
         case .typical: rule += String(format: " (eps %g, delta %g, T %g)", eps, delta, temperature ?? 0.7)
         case .sample: rule += String(format: " (T %g, top-p %g)", temperature ?? 1, topP)
         }
-        return decoder == .ar ? "ar · \(rule)" : "\(decoder.rawValue) · \(tree) · \(rule)" + (headPrecision == .single ? " · f32 heads" : "")
+        return rule
+    }
+
+    /// "hydra++ · mc_sim_7b_63 · greedy" (with the rule's parameters when they matter, and "f32 heads" when not f16).
+    public var description: String {
+        decoder == .ar ? "ar · \(ruleDescription)" : "\(decoder.rawValue) · \(tree) · \(ruleDescription)" + (headPrecision == .single ? " · f32 heads" : "")
     }
 }
 

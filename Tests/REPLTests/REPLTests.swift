@@ -192,6 +192,9 @@ struct InterpreterTests {
         #expect(repl.execute("set rule typical").text.hasPrefix("from step 4: hydra++ · chain-2 · typical (eps 0.09"))
         #expect(repl.execute("set decoder ar").text == "from step 4: ar · typical (eps 0.09, delta 0.3, T 0.7)")
         #expect(repl.execute("set seed 9").text == "seed 9 from here on")
+        #expect(repl.execute("set decoder hydra++").text.hasPrefix("from step 4: hydra++"))
+        #expect(repl.execute("set head-precision f32").text.hasSuffix(" · f32 heads"))
+        #expect(repl.execute("show settings").text.contains("hydra++.heads (f32 while drafting)"))
         #expect(repl.execute("show settings").text.contains("seed         9"))
         let diagram = repl.execute("diagram --format dot d.dot")
         #expect(!diagram.isError && diagram.text.hasPrefix("wrote "), "\(diagram.text)")
@@ -210,13 +213,14 @@ struct InterpreterTests {
         ("back", "error: already at the start: no step to go back over"),
         ("goto 3", "error: step 3 is not in the history: positions 0...0 (0 is the start)"),
         ("goto", "error: goto takes a step number, e.g. goto 3 (0 is the start)"),
-        ("set treee chain-3", "error: unknown setting 'treee' (decoder, heads, tree, rule, temperature, top-p, eps, delta, seed); did you mean 'tree'?"),
+        ("set treee chain-3", "error: unknown setting 'treee' (decoder, heads, tree, rule, temperature, top-p, eps, delta, head-precision, seed); did you mean 'tree'?"),
         ("set tree nope", "error: tree nope: 'nope' is neither a tree file nor a known tree"),
         ("set decoder eagle", "error: unknown decoder 'eagle' (ar, medusa, hydra, hydra++)"),
         ("set rule fast", "error: unknown rule 'fast' (greedy, typical, sample)"),
         ("set temperature hot", "error: set temperature takes a number, got 'hot'"),
         ("set top-p 2", "error: top-p must be in (0, 1], got 2.0"),
-        ("set tree", "error: set takes a setting and a value: set decoder|heads|tree|rule|temperature|top-p|eps|delta|seed VALUE"),
+        ("set head-precision f8", "error: set head-precision takes f16 or f32, got 'f8'"),
+        ("set tree", "error: set takes a setting and a value: set decoder|heads|tree|rule|temperature|top-p|eps|delta|head-precision|seed VALUE"),
         ("break tau<x", "error: break tau<N takes a whole number, got 'x'"),
         ("break token \"zzzqqq\"", "error: no token has the text \"zzzqqq\": this breakpoint would never fire"),
         ("delete 4", "error: no breakpoint 4 (there are none)"),
