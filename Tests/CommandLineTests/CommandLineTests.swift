@@ -247,6 +247,18 @@ struct CommandLineTests {
         let speedup = try #require((costReport["rows"] as? [[String: Any]])?.first?["projected_speedup"] as? Double)
         #expect(speedup > 2 && speedup < 3.04)
         try expectError(["cost", "--tau", "0.5"], "at least 1")
+        try expectError(["cost", "--sizes", "1,4"], "add --measure")
+        try expectError(["cost", "--measure", "--sizes", "1,x"], "'x' is not a number of tokens")
+        try expectError(["cost", "--measure", "--sizes", "0"], "a tree has 1 to 4096 tokens")
+        try expectError(["cost", "--measure", "--repeats", "0"], "--repeats must be between 1 and 100000")
+        try expectError(["bench", "--decoders", "ar,hydra", "--head-precision", "f8"], "unknown weight precision 'f8' (f16 or f32)")
+        let badPrecision = try Self.run(["generate", "--decoder", "hydra", "--head-precision", "f8"])
+        #expect(badPrecision.status != 0 && badPrecision.stderr.hasPrefix("Error: The value 'f8' is invalid for '--head-precision"))
+        // Timed on the spot: pass(1) and pass(4) over the house model, a few repeats.
+        let measured = try Self.run(["cost", "--measure", "--sizes", "4", "--repeats", "3", "--format", "json"])
+        #expect(measured.status == 0, "\(measured.stderr)")
+        let passes = try #require((try JSONSerialization.jsonObject(with: Data(measured.stdout.utf8)) as? [String: Any])?["measured"] as? [String: Any])
+        #expect((passes["pass_milliseconds"] as? [String: Double]).map { Set($0.keys) } == ["1", "4"])
     }
 
     @Test("trace: the second decoder drafts the first one's prefix at every step; --independent pairs free runs")
