@@ -30,8 +30,8 @@ echo "    Hydra++'s heads see the path to each node, so children follow their pa
 
 echo
 echo "==> Acceptance and speed against plain decoding on the smallest trees (4 held-out prompts; on the 2-core Zen 4 where"
-echo "    it was measured, Hydra's one- and two-guess chains beat plain decoding by about 1.2x, bigger trees do not;"
-echo "    BENCHMARKS.md has the full runs):"
+echo "    it was measured, Hydra's one- and two-guess chains beat plain decoding by 1.3-1.4x, bigger trees do not;"
+echo "    the heads draft with fp16 copies of their weights; BENCHMARKS.md has the full runs):"
 "$bin" bench --decoders ar,medusa,hydra,hydra++ --trees chain-1,chain-2 --prompts 4 --max-tokens 64
 
 echo
