@@ -323,6 +323,25 @@ rows_avx512_impl(const float *x, int ldx, int n, int in, const void *w, int rows
             AVX512_PASS(8, 1);
             continue;
         }
+        if (valid < R) {
+            /* The last 1-5 rows: a block of 4 and/or 2 rows, then 1 (no work on rows that would be dropped). */
+            for (int done = 0; done < valid;) {
+                int left = valid - done, step = left >= 4 ? 4 : left >= 2 ? 2 : 1;
+                const void *tail[AVX512_ROWS_MAX];
+                for (int j = 0; j < step; j++) tail[j] = wr[done + j];
+                float *yt = y + r + done;
+                for (i = 0; i < n; i += 4) {
+                    int c = n - i < 4 ? n - i : 4;
+#define AVX512_TAIL(RT, C) block_avx512(x + (size_t)i * ldx, ldx, in, tail, NULL, yt + (size_t)i * ldy, ldy, RT, RT, C, half)
+                    if (step == 4) { if (c == 4) AVX512_TAIL(4, 4); else if (c == 3) AVX512_TAIL(4, 3); else if (c == 2) AVX512_TAIL(4, 2); else AVX512_TAIL(4, 1); }
+                    else if (step == 2) { if (c == 4) AVX512_TAIL(2, 4); else if (c == 3) AVX512_TAIL(2, 3); else if (c == 2) AVX512_TAIL(2, 2); else AVX512_TAIL(2, 1); }
+                    else { if (c == 4) AVX512_TAIL(1, 4); else if (c == 3) AVX512_TAIL(1, 3); else if (c == 2) AVX512_TAIL(1, 2); else AVX512_TAIL(1, 1); }
+#undef AVX512_TAIL
+                }
+                done += step;
+            }
+            continue;
+        }
         for (; i + 4 <= n; i += 4, ahead = NULL) AVX512_PASS(6, 4);
         switch (n - i) {
         case 3: AVX512_PASS(6, 3); break;
@@ -536,9 +555,11 @@ static void matmul_run(hk_pool *pool, const float *x, int ldx, int n, int in, co
         matmul_rows(&job, 0, job.total);
         return;
     }
-    /* About 4 chunks per thread, each a multiple of 8 weight rows (the AVX-512 register block). */
+    /* About 4 chunks per thread, each a whole number of register blocks: 8 weight rows for one input row (AVX-512
+     * 8 x 1, AVX2 4 x 3), 24 (= 6 x 4 = 4 x 6) for several. */
+    long unit = n == 1 ? 8 : 24;
     long chunk = job.total / (4L * hk_pool_threads(pool));
-    chunk = chunk < 8 ? 8 : (chunk + 7) / 8 * 8;
+    chunk = chunk < unit ? unit : (chunk + unit - 1) / unit * unit;
     job.chunk = chunk;
     job.chunks = (job.total + chunk - 1) / chunk;
     atomic_init(&job.next, 0);
