@@ -15,9 +15,9 @@ public final class KernelPool: @unchecked Sendable {
     public enum Variant: String, CaseIterable, Sendable {
         /// C vector extensions with baseline instructions (SSE2 on x86-64, NEON on arm64); no FMA on x86-64.
         case portable
-        /// AVX2 + FMA, 256-bit registers, 4 weight rows x 3 input rows per register block.
+        /// AVX2 + FMA + F16C, 256-bit registers, 4 weight rows x 3 input rows per register block.
         case avx2
-        /// AVX-512F, 512-bit registers, 8 weight rows x 1 input row or 6 x 4 per register block.
+        /// AVX-512F (+ F16C), 512-bit registers, 8 weight rows x 1 input row or 6 x 4 per register block.
         case avx512
 
         var raw: Int32 {
@@ -248,8 +248,9 @@ public final class KernelMatrix: @unchecked Sendable {
     public let rows: Int
     public let columns: Int
     public let precision: WeightPrecision
-    /// The fp32 weights (kept alive for `.single`).
+    /// The fp32 weights (kept alive for `.single`), starting `offset` floats into the tensor.
     let single: Tensor
+    let offset: Int
     /// `(rows, columns)` IEEE halves for `.half`.
     let halves: UnsafeMutablePointer<UInt16>?
 
@@ -269,8 +270,6 @@ public final class KernelMatrix: @unchecked Sendable {
             halves = nil
         }
     }
-
-    let offset: Int
 
     deinit { halves?.deallocate() }
 
