@@ -25,7 +25,8 @@ train hydra++ --kind hydra++
 train hydra-teacher --kind hydra --teacher
 train hydra-prefix --kind hydra --prefix-attention
 train hydra-deep --kind hydra --layers 4 --dropout 0.2
-for name in medusa hydra hydra++ hydra-teacher hydra-prefix hydra-deep; do
+train hydra-shared --kind hydra --shared-classifier
+for name in medusa hydra hydra++ hydra-teacher hydra-prefix hydra-deep hydra-shared; do
   "$bin" heads accuracy --heads "$house/$name.heads" --split val --top 10 --format json > "$log/$name.val.json" 2>/dev/null
   "$bin" heads accuracy --heads "$house/$name.heads" --split greedy --top 10 --format json > "$log/$name.greedy.json" 2>/dev/null
 done

@@ -50,9 +50,13 @@ public struct DraftHeadsConfig: Codable, Equatable, Sendable {
     public var recipe: TrainingRecipe
     /// Shape of the Hydra++ prefix-attention layer (the base's, one layer), or nil without one.
     public var prefix: ModelConfig?
+    /// Every head's output layer is the base model's own classifier, frozen and not stored in the heads file
+    /// (absent from older files' headers, which read as false; written only when true).
+    public var sharedClassifier: Bool
 
     public init(kind: DraftHeadKind, heads: Int, blocks: Int, dim: Int, vocabularySize: Int, baseFingerprint: String,
-                recipe: TrainingRecipe = .plain, prefix: ModelConfig? = nil) {
+                recipe: TrainingRecipe = .plain, prefix: ModelConfig? = nil, sharedClassifier: Bool = false) {
+        self.sharedClassifier = sharedClassifier
         self.recipe = recipe
         self.prefix = prefix
         self.kind = kind
@@ -65,6 +69,37 @@ public struct DraftHeadsConfig: Codable, Equatable, Sendable {
 
     /// Input width of head `k` (1-based): `D` for Medusa, `(k+1)·D` for Hydra.
     public func inputWidth(head k: Int) -> Int { kind.isSequential ? (k + 1) * dim : dim }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, heads, blocks, dim, vocabularySize, baseFingerprint, recipe, prefix, sharedClassifier
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try c.decode(DraftHeadKind.self, forKey: .kind)
+        heads = try c.decode(Int.self, forKey: .heads)
+        blocks = try c.decode(Int.self, forKey: .blocks)
+        dim = try c.decode(Int.self, forKey: .dim)
+        vocabularySize = try c.decode(Int.self, forKey: .vocabularySize)
+        baseFingerprint = try c.decode(String.self, forKey: .baseFingerprint)
+        recipe = try c.decode(TrainingRecipe.self, forKey: .recipe)
+        prefix = try c.decodeIfPresent(ModelConfig.self, forKey: .prefix)
+        sharedClassifier = try c.decodeIfPresent(Bool.self, forKey: .sharedClassifier) ?? false
+    }
+
+    /// Writes the header as before this field existed unless the classifier is shared (old files keep their bytes).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(heads, forKey: .heads)
+        try c.encode(blocks, forKey: .blocks)
+        try c.encode(dim, forKey: .dim)
+        try c.encode(vocabularySize, forKey: .vocabularySize)
+        try c.encode(baseFingerprint, forKey: .baseFingerprint)
+        try c.encode(recipe, forKey: .recipe)
+        try c.encodeIfPresent(prefix, forKey: .prefix)
+        if sharedClassifier { try c.encode(true, forKey: .sharedClassifier) }
+    }
 }
 
 /// K draft heads over one base model (reference §2), with their input assembly.
@@ -81,25 +116,36 @@ public final class DraftHeadSet: ParameterSet, @unchecked Sendable {
     let draftingLock = NSLock()
     var draftingCopies: [WeightPrecision: DraftingHeads] = [:]
 
-    /// Zero heads of the configured shape.
-    public init(config: DraftHeadsConfig) {
+    /// Zero heads of the configured shape. A shared-classifier configuration needs `baseClassifier`, the base
+    /// model's `(V, D)` classifier, which every head then reads as its output weight (otherwise it is ignored).
+    public init(config: DraftHeadsConfig, baseClassifier: Tensor? = nil) {
+        precondition(!config.sharedClassifier || baseClassifier?.count == config.vocabularySize * config.dim,
+                     "shared-classifier heads need the base model's (V, D) classifier")
         self.config = config
         prefix = config.prefix.map { PrefixAttentionLayer(zeros: $0) }
+        let shared = config.sharedClassifier ? baseClassifier : nil
         heads = (1...config.heads).map { k in
             HeadNetwork(inputWidth: config.inputWidth(head: k), dim: config.dim, vocabularySize: config.vocabularySize,
-                        blocks: config.blocks, projection: config.kind.isSequential, outputBias: config.kind.isSequential)
+                        blocks: config.blocks, projection: config.kind.isSequential, outputBias: config.kind.isSequential,
+                        sharedClassifier: shared)
         }
     }
 
-    /// Fresh heads for `base`: blocks zero, output projections copied from the base classifier (reference §2).
-    /// With `prefixAttention`, a randomly initialised prefix layer (seeded) shaped like one base block.
+    /// The base model's classifier the heads share as their output weight, or nil when each head has its own.
+    public var sharedClassifier: Tensor? { config.sharedClassifier ? heads[0].outputWeight : nil }
+
+    /// Fresh heads for `base`: blocks zero, output projections copied from the base classifier (reference §2), or
+    /// with `sharedClassifier` the base classifier itself, frozen. With `prefixAttention`, a randomly initialised
+    /// prefix layer (seeded) shaped like one base block.
     public convenience init(kind: DraftHeadKind, heads: Int, blocks: Int, base: TransformerWeights, recipe: TrainingRecipe = .plain,
-                            prefixAttention: Bool = false, seed: UInt64 = 1) {
+                            prefixAttention: Bool = false, seed: UInt64 = 1, sharedClassifier: Bool = false) {
         let c = base.config
         var layer = c
         layer.layers = 1
         self.init(config: DraftHeadsConfig(kind: kind, heads: heads, blocks: blocks, dim: c.dim, vocabularySize: c.vocabularySize,
-                                           baseFingerprint: Fingerprint.of(base), recipe: recipe, prefix: prefixAttention ? layer : nil))
+                                           baseFingerprint: Fingerprint.of(base), recipe: recipe, prefix: prefixAttention ? layer : nil,
+                                           sharedClassifier: sharedClassifier),
+                  baseClassifier: base.classifier)
         for head in self.heads { head.initialise(fromClassifier: base.classifier) }
         if let prefix {
             let random = PrefixAttentionLayer(random: layer, seed: seed)
@@ -108,7 +154,7 @@ public final class DraftHeadSet: ParameterSet, @unchecked Sendable {
     }
 
     /// Zero tensors of the same shape (gradients, optimiser moments).
-    public func zerosLike() -> DraftHeadSet { DraftHeadSet(config: config) }
+    public func zerosLike() -> DraftHeadSet { DraftHeadSet(config: config, baseClassifier: sharedClassifier) }
 
     public var namedTensors: [(name: String, tensor: Tensor)] {
         heads.enumerated().flatMap { k, head in head.namedTensors.map { ("head\(k + 1).\($0.name)", $0.tensor) } }

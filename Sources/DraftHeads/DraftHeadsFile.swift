@@ -6,7 +6,8 @@ import Numerics
 public typealias DraftHeadsError = FileError
 
 /// The heads file: magic `HSDH`, version, a JSON header (`DraftHeadsConfig`), then the float32
-/// tensors of `DraftHeadSet.namedTensors` in order, little-endian.
+/// tensors of `DraftHeadSet.namedTensors` in order, little-endian. Heads that share the base model's classifier
+/// (`DraftHeadsConfig.sharedClassifier`) store no output weights: they load only together with their base model.
 public enum DraftHeadsFile {
     public static let magic: UInt32 = 0x4844_5348   // "HSDH" little-endian
     public static let version: UInt32 = 1
@@ -26,7 +27,8 @@ public enum DraftHeadsFile {
         try AtomicFile.write(encode(set), to: path)
     }
 
-    /// Reads a heads file; with `base`, also checks the heads were trained for that model.
+    /// Reads a heads file; with `base`, also checks the heads were trained for that model (shared-classifier heads
+    /// need `base`: their output layer is its classifier).
     public static func read(_ path: String, base: TransformerWeights? = nil) throws -> DraftHeadSet {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw DraftHeadsError(path: path, problem: "no such file") }
@@ -36,7 +38,7 @@ public enum DraftHeadsFile {
     }
 
     /// Decodes the bytes of a heads file (no file is read; `path` names the source in errors); with `base`, also
-    /// checks the heads were trained for that model. Every size is checked against the file's length before
+    /// checks the heads were trained for that model (shared-classifier heads need `base`). Every size is checked against the file's length before
     /// anything is allocated.
     public static func read(data: Data, path: String = "heads", base: TransformerWeights? = nil) throws -> DraftHeadSet {
         func fail(_ problem: String) -> DraftHeadsError { DraftHeadsError(path: path, problem: problem) }
@@ -66,7 +68,15 @@ public enum DraftHeadsFile {
             throw fail(data.count < expected ? "truncated: the header describes \(expected) bytes but the file has \(data.count)"
                                              : "\(data.count - expected) unexpected bytes after the last tensor")
         }
-        let set = DraftHeadSet(config: config)
+        var classifier: Tensor? = nil
+        if config.sharedClassifier {
+            guard let base else {
+                throw fail("the heads share the base model's classifier, so they load only with their base model (pass the checkpoint too)")
+            }
+            try check(config, fits: base, path: path)
+            classifier = base.classifier
+        }
+        let set = DraftHeadSet(config: config, baseClassifier: classifier)
         guard set.namedTensors.reduce(0, { $0 + $1.tensor.count }) == floats else {
             throw fail("internal error: the heads' tensors do not match the size computed from the header")
         }
@@ -111,7 +121,8 @@ public enum DraftHeadsFile {
             guard let layer = c.sum([c.mul(2, D), c.mul(2, D, D), c.mul(2, kv, D), c.mul(3, p.hiddenDim, D)]) else { return nil }
             total = layer
         }
-        guard let later = c.mul(config.blocks - 1, c.sum([c.mul(D, D), D])), let output = c.sum([c.mul(V, D), sequential ? V : 0]) else { return nil }
+        guard let later = c.mul(config.blocks - 1, c.sum([c.mul(D, D), D])),
+              let output = c.sum([config.sharedClassifier ? 0 : c.mul(V, D), sequential ? V : 0]) else { return nil }
         var k = 1
         while k <= config.heads {
             guard total <= limit else { return nil }
@@ -135,12 +146,18 @@ public enum DraftHeadsFile {
         }
     }
 
-    /// Throws unless `set` was trained for `base` (same width, vocabulary and fingerprint).
-    public static func check(_ set: DraftHeadSet, fits base: TransformerWeights, path: String) throws {
+    /// Throws unless heads shaped by `config` fit `base`: same width and vocabulary (so also its classifier's shape).
+    public static func check(_ config: DraftHeadsConfig, fits base: TransformerWeights, path: String) throws {
         let c = base.config
-        if set.config.dim != c.dim || set.config.vocabularySize != c.vocabularySize {
-            throw DraftHeadsError(path: path, problem: "heads for a model of dim \(set.config.dim) and vocabulary \(set.config.vocabularySize) do not fit this model (dim \(c.dim), vocabulary \(c.vocabularySize))")
+        if config.dim != c.dim || config.vocabularySize != c.vocabularySize || base.classifier.count != c.vocabularySize * c.dim {
+            throw DraftHeadsError(path: path, problem: "heads for a model of dim \(config.dim) and vocabulary \(config.vocabularySize) do not fit this model (dim \(c.dim), vocabulary \(c.vocabularySize))")
         }
+    }
+
+    /// Throws unless `set` was trained for `base` (same width, vocabulary and fingerprint: a shared classifier then
+    /// holds `base`'s classifier's bytes).
+    public static func check(_ set: DraftHeadSet, fits base: TransformerWeights, path: String) throws {
+        try check(set.config, fits: base, path: path)
         let fingerprint = Fingerprint.of(base)
         if fingerprint != set.config.baseFingerprint {
             throw DraftHeadsError(path: path, problem: "heads were trained for base model \(set.config.baseFingerprint), not this one (\(fingerprint)); train heads for this model with `hydrasim train heads`")

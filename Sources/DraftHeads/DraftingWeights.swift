@@ -8,22 +8,31 @@ import Numerics
 /// a step costs one verification pass plus the heads' passes). In fp16 the heads take half the memory traffic, and
 /// with the base model they fit this CPU's last-level cache; the base model still verifies every guess exactly, so
 /// the decoded text does not change, only (slightly) which guesses are made. Biases and gains stay fp32.
+///
+/// A head that shares the base model's classifier has no output matrix of its own: it uses `sharedOutput`, the
+/// classifier in fp32 as the verification pass reads it, whatever the heads' precision (one `KernelMatrix` for the
+/// whole set, no copy).
 public final class DraftingHead: @unchecked Sendable {
     public let head: HeadNetwork
     let projection: KernelMatrix?  // R (D, inputWidth)
     let blocks: [KernelMatrix]     // W_j (D, in_j)
-    let output: KernelMatrix       // W_out (V, D)
+    let output: KernelMatrix       // W_out (V, D): the head's own, or the set's shared classifier
 
-    init(_ head: HeadNetwork, precision: WeightPrecision) {
+    init(_ head: HeadNetwork, precision: WeightPrecision, sharedOutput: KernelMatrix? = nil) {
+        precondition(head.sharesClassifier == (sharedOutput != nil), "a shared-classifier head drafts with the shared classifier")
         self.head = head
         let D = head.dim
         projection = head.projection.map { KernelMatrix($0, rows: D, columns: head.inputWidth, precision: precision) }
         blocks = head.blockWeights.enumerated().map { j, w in KernelMatrix(w, rows: D, columns: j == 0 ? head.inputWidth : D, precision: precision) }
-        output = KernelMatrix(head.outputWeight, rows: head.vocabularySize, columns: D, precision: precision)
+        output = sharedOutput ?? KernelMatrix(head.outputWeight, rows: head.vocabularySize, columns: D, precision: precision)
     }
 
-    /// Bytes one forward pass streams.
-    public var bytes: Int { (projection?.bytes ?? 0) + blocks.reduce(0) { $0 + $1.bytes } + output.bytes }
+    /// The output matrix drafting multiplies by (for a shared classifier, the same object in every head of the set).
+    public var outputMatrix: KernelMatrix { output }
+
+    /// Bytes one forward pass streams beyond the base model's own weights: a shared classifier is not counted (the
+    /// verification pass reads the same bytes every step).
+    public var bytes: Int { (projection?.bytes ?? 0) + blocks.reduce(0) { $0 + $1.bytes } + (head.sharesClassifier ? 0 : output.bytes) }
 
     /// The head over `n` rows of input `x (n, inputWidth)` (no dropout): fills `acts`' block outputs and logits.
     /// In fp32 this is `HeadNetwork.forward` exactly (the same kernels in the same order).
@@ -86,11 +95,14 @@ public final class DraftingHeads: @unchecked Sendable {
     init(set: DraftHeadSet, precision: WeightPrecision) {
         self.set = set
         self.precision = precision
-        heads = set.heads.map { DraftingHead($0, precision: precision) }
+        // One fp32 view of a shared classifier for all heads (no copy: the base model's tensor itself).
+        let shared = set.sharedClassifier.map { KernelMatrix($0, rows: set.config.vocabularySize, columns: set.config.dim, precision: .single) }
+        heads = set.heads.map { DraftingHead($0, precision: precision, sharedOutput: shared) }
         prefix = set.prefix.map { DraftingPrefixLayer($0, precision: precision) }
     }
 
-    /// Bytes of every head and the prefix layer as drafting streams them.
+    /// Bytes of every head and the prefix layer as drafting streams them; a shared classifier is not counted (see
+    /// `DraftingHead.bytes`).
     public var bytes: Int { heads.reduce(0) { $0 + $1.bytes } + (prefix?.bytes ?? 0) }
 }
 

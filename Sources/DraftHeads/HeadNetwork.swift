@@ -12,6 +12,9 @@ import Numerics
 ///   projection `R` (initialised to `[I | 0]`, so a fresh head also starts as the base LM
 ///   head: *choice*), further blocks `y = y + SiLU(W y + b)`, each with its own weights;
 ///   `logits = W_out y + b_out`.
+/// - Shared classifier (either kind, after EAGLE's reuse of the base LM head): `W_out` *is* the base model's
+///   classifier `C_base`, frozen: `logits = y · C_baseᵀ (+ b_out)`. The head holds a reference to the base's
+///   tensor, lists it in no `namedTensors` (never saved, trained or decayed) and backward only passes `dy` through it.
 public final class HeadNetwork: @unchecked Sendable {
     /// Input width (`D` for Medusa, `(k+1)D` for Hydra head k).
     public let inputWidth: Int
@@ -25,13 +28,17 @@ public final class HeadNetwork: @unchecked Sendable {
     public let blockWeights: [Tensor]
     /// Per block `j`: `b_j (D)`.
     public let blockBiases: [Tensor]
-    /// `W_out (V, D)`.
+    /// `W_out (V, D)`: the head's own, or (`sharesClassifier`) the base model's frozen classifier itself.
     public let outputWeight: Tensor
+    /// True when `outputWeight` is the base model's classifier: frozen, and not in `namedTensors`.
+    public let sharesClassifier: Bool
     /// `b_out (V)`, or nil (Medusa has none).
     public let outputBias: Tensor?
 
-    /// A head with all weights zero (gradients and optimiser moments use this shape too).
-    public init(inputWidth: Int, dim: Int, vocabularySize: Int, blocks: Int, projection: Bool, outputBias: Bool) {
+    /// A head with all weights zero (gradients and optimiser moments use this shape too). With `sharedClassifier`
+    /// (the base model's `(V, D)` classifier), the head's output weight is that tensor, shared and never written.
+    public init(inputWidth: Int, dim: Int, vocabularySize: Int, blocks: Int, projection: Bool, outputBias: Bool,
+                sharedClassifier: Tensor? = nil) {
         precondition(blocks >= 1, "a head has at least one block")
         precondition(projection || inputWidth == dim, "an identity residual needs input width = dim")
         self.inputWidth = inputWidth
@@ -41,25 +48,34 @@ public final class HeadNetwork: @unchecked Sendable {
         self.projection = projection ? Tensor(zeros: [dim, inputWidth]) : nil
         blockWeights = (0..<blocks).map { Tensor(zeros: [dim, $0 == 0 ? inputWidth : dim]) }
         blockBiases = (0..<blocks).map { _ in Tensor(zeros: [dim]) }
-        outputWeight = Tensor(zeros: [vocabularySize, dim])
+        if let sharedClassifier {
+            precondition(sharedClassifier.count == vocabularySize * dim, "the shared classifier is not (V, D)")
+            outputWeight = sharedClassifier
+        } else {
+            outputWeight = Tensor(zeros: [vocabularySize, dim])
+        }
+        sharesClassifier = sharedClassifier != nil
         self.outputBias = outputBias ? Tensor(zeros: [vocabularySize]) : nil
     }
 
-    /// A head of the same shape, all zero.
+    /// A head of the same shape, all zero. A shared classifier stays shared (the copy refers to the same frozen
+    /// tensor, allocates nothing for it, and `backward` never writes a gradient for it).
     public func zerosLike() -> HeadNetwork {
         HeadNetwork(inputWidth: inputWidth, dim: dim, vocabularySize: vocabularySize, blocks: blocks,
-                    projection: projection != nil, outputBias: outputBias != nil)
+                    projection: projection != nil, outputBias: outputBias != nil, sharedClassifier: sharesClassifier ? outputWeight : nil)
     }
 
-    /// The initial head of reference §2: zero blocks, `R = [I | 0]`, `W_out` = the base classifier.
+    /// The initial head of reference §2: zero blocks, `R = [I | 0]`, `W_out` = the base classifier
+    /// (a copy; a shared-classifier head already reads `classifier` itself).
     public func initialise(fromClassifier classifier: Tensor) {
         precondition(classifier.count == outputWeight.count, "classifier shape does not match the head")
+        precondition(!sharesClassifier || classifier === outputWeight, "a shared-classifier head reads the classifier it was built with")
         for (_, t) in namedTensors { t.zero() }
-        outputWeight.pointer.update(from: classifier.pointer, count: classifier.count)
+        if !sharesClassifier { outputWeight.pointer.update(from: classifier.pointer, count: classifier.count) }
         if let projection { for i in 0..<dim { projection[i * inputWidth + i] = 1 } }
     }
 
-    /// Parameter tensors with stable names (the heads file stores them in this order).
+    /// Parameter tensors with stable names (the heads file stores them in this order); a shared classifier is not one.
     public var namedTensors: [(name: String, tensor: Tensor)] {
         var list: [(String, Tensor)] = []
         if let projection { list.append(("projection", projection)) }
@@ -67,7 +83,7 @@ public final class HeadNetwork: @unchecked Sendable {
             list.append(("block\(j).weight", blockWeights[j]))
             list.append(("block\(j).bias", blockBiases[j]))
         }
-        list.append(("output.weight", outputWeight))
+        if !sharesClassifier { list.append(("output.weight", outputWeight)) }
         if let outputBias { list.append(("output.bias", outputBias)) }
         return list
     }
@@ -146,11 +162,17 @@ extension HeadNetwork {
     public func backward(_ x: UnsafePointer<Float>, rows n: Int, acts: HeadActivations, dlogits: UnsafePointer<Float>,
                          grads: HeadNetwork, dx: UnsafeMutablePointer<Float>?, scratch: HeadScratch) {
         let D = dim, V = vocabularySize
-        let dy = scratch.dy.pointer, da = scratch.da.pointer
+        precondition(grads.sharesClassifier == sharesClassifier, "gradients of another head shape")
+        let dy = scratch.dy.pointer, da = scratch.da.pointer  // (n, D) each
         // logits = y · W_outᵀ + b_out
         if let gb = grads.outputBias { for r in 0..<n { Ops.add(gb.pointer, dlogits + r * V, n: V) } }
-        LayerPasses.matmulBackward(dx: dy, dw: grads.outputWeight.pointer, dy: dlogits, x: acts.output[blocks - 1].pointer,
-                                   w: outputWeight.pointer, n: n, in: D, out: V)
+        if sharesClassifier {
+            // W_out = C_base, frozen: dy = dlogits · C_base, and no gradient for it.
+            LayerPasses.matmulBackwardInput(dx: dy, dy: dlogits, w: outputWeight.pointer, n: n, in: D, out: V)
+        } else {
+            LayerPasses.matmulBackward(dx: dy, dw: grads.outputWeight.pointer, dy: dlogits, x: acts.output[blocks - 1].pointer,
+                                       w: outputWeight.pointer, n: n, in: D, out: V)
+        }
         for j in stride(from: blocks - 1, through: 0, by: -1) {
             let input = j == 0 ? x : UnsafePointer(acts.output[j - 1].pointer)
             let width = j == 0 ? inputWidth : D

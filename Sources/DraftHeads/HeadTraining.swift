@@ -59,10 +59,13 @@ public struct HeadTrainingSettings: Codable, Equatable, Sendable {
     public var recipe: TrainingRecipe
     /// Train a Hydra++ prefix-attention layer under the heads (batches are then whole windows of the base context).
     public var prefixAttention: Bool
+    /// The heads' output layer is the base model's classifier, frozen (`DraftHeadsConfig.sharedClassifier`).
+    public var sharedClassifier: Bool
 
     public init(kind: DraftHeadKind, heads: Int = 4, blocks: Int = 1, batchSize: Int = 256, steps: Int = 1000,
                 optimizer: OptimizerSettings = OptimizerSettings(), seed: UInt64 = 1, recipe: TrainingRecipe = .plain,
-                prefixAttention: Bool = false) {
+                prefixAttention: Bool = false, sharedClassifier: Bool = false) {
+        self.sharedClassifier = sharedClassifier
         self.recipe = recipe
         self.prefixAttention = prefixAttention
         self.kind = kind
@@ -72,6 +75,25 @@ public struct HeadTrainingSettings: Codable, Equatable, Sendable {
         self.steps = steps
         self.optimizer = optimizer
         self.seed = seed
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, heads, blocks, batchSize, steps, optimizer, seed, recipe, prefixAttention, sharedClassifier
+    }
+
+    /// Decodes settings saved before `sharedClassifier` existed as not sharing.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try c.decode(DraftHeadKind.self, forKey: .kind)
+        heads = try c.decode(Int.self, forKey: .heads)
+        blocks = try c.decode(Int.self, forKey: .blocks)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        steps = try c.decode(Int.self, forKey: .steps)
+        optimizer = try c.decode(OptimizerSettings.self, forKey: .optimizer)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        recipe = try c.decode(TrainingRecipe.self, forKey: .recipe)
+        prefixAttention = try c.decode(Bool.self, forKey: .prefixAttention)
+        sharedClassifier = try c.decodeIfPresent(Bool.self, forKey: .sharedClassifier) ?? false
     }
 }
 
@@ -106,7 +128,8 @@ public final class HeadTrainer {
         }
         self.settings = settings
         self.heads = heads ?? DraftHeadSet(kind: settings.kind, heads: settings.heads, blocks: settings.blocks, base: base, recipe: settings.recipe,
-                                           prefixAttention: settings.prefixAttention, seed: settings.seed)
+                                           prefixAttention: settings.prefixAttention, seed: settings.seed,
+                                           sharedClassifier: settings.sharedClassifier)
         let window = base.config.maxSequenceLength
         if settings.prefixAttention {
             guard settings.batchSize % window == 0 else {
@@ -258,7 +281,8 @@ public final class HeadTrainer {
         if header.settings != settings {
             throw TrainingError("\(path): checkpoint from another configuration: \(TrainingStateFile.differences(header.settings, settings)); pass the same options as the interrupted run")
         }
-        let heads = DraftHeadSet(config: header.config)
+        try DraftHeadsFile.check(header.config, fits: base, path: path)
+        let heads = DraftHeadSet(config: header.config, baseClassifier: header.config.sharedClassifier ? base.classifier : nil)
         try DraftHeadsFile.check(heads, fits: base, path: path)
         let trainer = try HeadTrainer(settings: settings, base: base, data: data, heads: heads)
         try load(trainer.stateTensors)

@@ -24,6 +24,9 @@ struct TrainHeadsCommand: ParsableCommand {
     @Flag(name: .long, help: "Distil the base model's distribution instead of the ground-truth token (Hydra++ ingredient).") var teacher = false
     @Flag(name: .customLong("prefix-attention"), help: "Add the prefix-attention layer under the heads (Hydra++ ingredient).")
     var prefixAttention = false
+    @Flag(name: .customLong("shared-classifier"),
+          help: "End every head in the base model's own classifier, frozen (not trained, not stored in the heads file).")
+    var sharedClassifier = false
     @Option(name: .long, help: "Dropout on each block's SiLU branch during training (default 0; hydra++: 0.2).") var dropout: Float?
     @Option(name: .long, help: "Input noise alpha on the token embeddings during training (0: none).") var noise: Float = 0
     @Option(name: .long, help: "Optimisation steps.") var steps = 1500
@@ -41,6 +44,7 @@ struct TrainHeadsCommand: ParsableCommand {
         var kind: String
         var heads: Int
         var blocks: Int
+        var sharedClassifier: Bool
         var parameters: Int
         var steps: Int
         var seconds: Double
@@ -78,7 +82,7 @@ struct TrainHeadsCommand: ParsableCommand {
         // Sizes from the command line, checked against memory before the heads and their activations are allocated.
         let c = weights.config
         let shape = DraftHeadsConfig(kind: kind, heads: heads, blocks: blocks, dim: c.dim, vocabularySize: c.vocabularySize, baseFingerprint: "",
-                                     prefix: usesPrefixAttention ? { var p = c; p.layers = 1; return p }() : nil)
+                                     prefix: usesPrefixAttention ? { var p = c; p.layers = 1; return p }() : nil, sharedClassifier: sharedClassifier)
         let perRow = CheckedInt.sum([CheckedInt.mul(3, c.vocabularySize), CheckedInt.mul(CheckedInt.sum([heads, 1]), c.dim), CheckedInt.mul(4, blocks, c.dim)])
         guard DraftHeadsFile.tensorCount(shape, atMost: ModelConfig.memoryLimit / 16) != nil,
               let activations = CheckedInt.mul(4, batch, heads, perRow), activations <= ModelConfig.memoryLimit else {
@@ -91,12 +95,12 @@ struct TrainHeadsCommand: ParsableCommand {
         let model = Transformer(weights: weights)
         let settings = HeadTrainingSettings(kind: kind, heads: heads, blocks: blocks, batchSize: batch, steps: steps,
                                             optimizer: optimizer.settings(defaults: OptimizerSettings(warmupSteps: 50, weightDecay: 0)), seed: seed,
-                                            recipe: recipe, prefixAttention: usesPrefixAttention)
+                                            recipe: recipe, prefixAttention: usesPrefixAttention, sharedClassifier: sharedClassifier)
         let train = hiddenStates(model, tokens: data.train, label: "base hidden states (train)")
         let validation = hiddenStates(model, tokens: data.validation, label: "base hidden states (validation)")
         let trainer = resume ? try HeadTrainer.resume(from: statePath, settings: settings, base: weights, data: train)
                              : try HeadTrainer(settings: settings, base: weights, data: train)
-        printError("\(kind.rawValue): \(heads) heads × \(blocks) blocks\(usesPrefixAttention ? " + prefix attention" : ""), \(trainer.heads.namedTensors.reduce(0) { $0 + $1.tensor.count }) parameters")
+        printError("\(kind.rawValue): \(heads) heads × \(blocks) blocks\(usesPrefixAttention ? " + prefix attention" : "")\(sharedClassifier ? ", shared classifier" : ""), \(trainer.heads.namedTensors.reduce(0) { $0 + $1.tensor.count }) parameters")
         var bar = ProgressBar(total: steps, label: "step")
         let start = ContinuousClock.now
         while trainer.step < steps {
@@ -113,7 +117,7 @@ struct TrainHeadsCommand: ParsableCommand {
         try DraftHeadsFile.write(trainer.heads, to: out)
         try? fm.removeItem(atPath: statePath)
         let accuracy = HeadAccuracy.measure(trainer.heads, data: validation, embedding: weights.tokenEmbedding, top: 5)
-        try printJSON(Summary(out: out, kind: kind.rawValue, heads: heads, blocks: blocks,
+        try printJSON(Summary(out: out, kind: kind.rawValue, heads: heads, blocks: blocks, sharedClassifier: sharedClassifier,
                               parameters: trainer.heads.namedTensors.reduce(0) { $0 + $1.tensor.count }, steps: trainer.step,
                               seconds: seconds, validationLoss: trainer.validationLoss(validation),
                               validationTop1: accuracy.topK.map { $0[0] }, validationTop5: accuracy.topK.map { $0[4] }))

@@ -154,6 +154,24 @@ struct CommandLineTests {
         // 3 sequences of 32 tokens; positions whose 3 heads' targets stay inside their sequence: 32 - 4 each.
         #expect(greedyReport["positions"] as? Int == 3 * (32 - 4))
 
+        // Heads ending in the base model's own frozen classifier: a smaller file, the same commands, and decoding still equals ar.
+        let sharedFile = folder.appendingPathComponent("s.heads").path
+        let shared = try Self.run(["train", "heads", "--kind", "hydra", "--shared-classifier", "--base", base, "--corpus", corpus, "--heads", "3",
+                                   "--steps", "6", "--batch", "32", "--eval-interval", "3", "--out", sharedFile])
+        #expect(shared.status == 0, "\(shared.stderr)")
+        let sharedSummary = try #require(try JSONSerialization.jsonObject(with: Data(shared.stdout.utf8)) as? [String: Any])
+        #expect(sharedSummary["shared_classifier"] as? Bool == true && summary["shared_classifier"] as? Bool == false)
+        #expect(try #require(sharedSummary["parameters"] as? Int) < (try #require(summary["parameters"] as? Int)))
+        let sizes = try [headsFile, sharedFile].map { try #require(FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) }
+        #expect(sizes[1] < sizes[0])
+        let sharedTable = try Self.run(["heads", "accuracy", "--heads", sharedFile, "--base", base, "--corpus", corpus, "--top", "2", "--format", "json"])
+        #expect(sharedTable.status == 0, "\(sharedTable.stderr)")
+        let prompt = ["generate", "--checkpoint", base + "/model.bin", "--prompt", "to be", "--max-tokens", "24", "--format", "ids"]
+        let ar = try Self.run(prompt)
+        let drafted = try Self.run(prompt + ["--decoder", "hydra", "--heads", sharedFile, "--tree", "chain-3"])
+        #expect(ar.status == 0 && drafted.status == 0, "\(drafted.stderr)")
+        #expect(drafted.stdout == ar.stdout)
+
         // Hydra++ (prefix attention, teacher, deeper heads, dropout): batches are whole windows of the base context.
         let plus = folder.appendingPathComponent("p.heads").path
         let hydraPlus = try Self.run(["train", "heads", "--kind", "hydra++", "--base", base, "--corpus", corpus, "--heads", "2",

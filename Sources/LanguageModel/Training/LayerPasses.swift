@@ -26,16 +26,21 @@ public enum LayerPasses {
     public static func matmulBackward(dx: UnsafeMutablePointer<Float>?, accumulateDX: Bool = false, dw: UnsafeMutablePointer<Float>,
                                       dy: UnsafePointer<Float>, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
                                       n: Int, in inDim: Int, out: Int) {
-        if let dx {
-            Parallel.chunks(n, minimumChunk: 64) { rows in
-                BLAS.gemm(m: rows.count, n: inDim, k: out, a: dy + rows.lowerBound * out, lda: out, b: w, ldb: inDim,
-                          c: dx + rows.lowerBound * inDim, ldc: inDim, beta: accumulateDX ? 1 : 0)
-            }
-        }
+        if let dx { matmulBackwardInput(dx: dx, accumulate: accumulateDX, dy: dy, w: w, n: n, in: inDim, out: out) }
         // Split over rows of dW (output features): each worker reduces over all n rows of its own features.
         Parallel.chunks(out, minimumChunk: 16) { features in
             BLAS.gemm(m: features.count, n: inDim, k: n, a: dy + features.lowerBound, lda: out, transA: true, b: x, ldb: inDim,
                       c: dw + features.lowerBound * inDim, ldc: inDim, beta: 1)
+        }
+    }
+
+    /// Input half of `matmulBackward`, for a frozen `W`: `dx (n, in) (+)= dy · W`, no weight gradient.
+    @inlinable
+    public static func matmulBackwardInput(dx: UnsafeMutablePointer<Float>, accumulate: Bool = false, dy: UnsafePointer<Float>,
+                                           w: UnsafePointer<Float>, n: Int, in inDim: Int, out: Int) {
+        Parallel.chunks(n, minimumChunk: 64) { rows in
+            BLAS.gemm(m: rows.count, n: inDim, k: out, a: dy + rows.lowerBound * out, lda: out, b: w, ldb: inDim,
+                      c: dx + rows.lowerBound * inDim, ldc: inDim, beta: accumulate ? 1 : 0)
         }
     }
 
