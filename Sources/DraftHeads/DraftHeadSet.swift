@@ -23,11 +23,15 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
     public var dropout: Float
     /// Uniform noise `U(-1,1)·alpha/sqrt(k·D)` on head k's input token embeddings during training (0: none).
     public var noise: Float
+    /// What the heads learned from: nil or "corpus" (the training split as written), "greedy" (the base model's own
+    /// greedy continuations of training-split prompts: the text decoding verifies).
+    public var data: String?
 
-    public init(teacher: Bool = false, dropout: Float = 0, noise: Float = 0) {
+    public init(teacher: Bool = false, dropout: Float = 0, noise: Float = 0, data: String? = nil) {
         self.teacher = teacher
         self.dropout = dropout
         self.noise = noise
+        self.data = data
     }
 
     /// Plain teacher-forced training with ground-truth targets (Medusa-1, Hydra).

@@ -324,15 +324,16 @@ public struct HeadAccuracy: Codable, Equatable, Sendable {
     /// `targetShift` scores head k against `x_{t+k+1+shift}` instead: a diagnostic for alignment
     /// (a correctly trained head scores high only at shift 0).
     /// With `segment`, `data` is a concatenation of independent sequences of that length (each run
-    /// through the base on its own): only positions whose targets lie in the same sequence count.
+    /// through the base on its own): only positions whose targets lie in the same sequence count, and not the
+    /// first `firstPositions` of each sequence (a prompt whose next tokens decoding never drafts).
     public static func measure(_ heads: DraftHeadSet, data base: BaseHiddenStates, embedding: Tensor, top: Int = 10, limit: Int? = nil,
-                               targetShift: Int = 0, segment: Int? = nil) -> HeadAccuracy {
+                               targetShift: Int = 0, segment: Int? = nil, skipping firstPositions: Int = 0) -> HeadAccuracy {
         let K = heads.config.heads
         let data = heads.headStates(base, window: segment ?? heads.config.prefix?.maxSequenceLength ?? 1)
         precondition(targetShift >= -1, "a target before the head's own input makes no sense")
         let reach = K + 1 + max(targetShift, 0)
         var usable = Array(0..<max(data.tokens.count - reach, 0))
-        if let segment { usable = usable.filter { $0 % segment + reach < segment } }
+        if let segment { usable = usable.filter { $0 % segment + reach < segment && $0 % segment >= firstPositions } }
         if let limit { usable = Array(usable.prefix(limit)) }
         let count = usable.count
         let chunk = 512

@@ -60,7 +60,9 @@ struct HeadsCommand: ParsableCommand {
                 let tokens = try Self.greedyContinuations(model, validation: data.validation, prompts: prompts, promptLength: segment / 4,
                                                           continuation: segment - segment / 4)
                 let states = BaseHiddenStates(model: model, tokens: tokens, window: segment)
-                accuracy = HeadAccuracy.measure(set, data: states, embedding: weights.tokenEmbedding, top: top, limit: limit, segment: segment)
+                // Only positions decoding drafts from: the last prompt token and the continuation (the targets all greedy).
+                accuracy = HeadAccuracy.measure(set, data: states, embedding: weights.tokenEmbedding, top: top, limit: limit, segment: segment,
+                                                skipping: segment / 4 - 1)
             } else {
                 let states = hiddenStates(model, tokens: split == "val" ? data.validation : data.train, label: "base hidden states")
                 accuracy = HeadAccuracy.measure(set, data: states, embedding: weights.tokenEmbedding, top: top, limit: limit)

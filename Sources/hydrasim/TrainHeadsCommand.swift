@@ -29,6 +29,10 @@ struct TrainHeadsCommand: ParsableCommand {
     var sharedClassifier = false
     @Option(name: .long, help: "Dropout on each block's SiLU branch during training (default 0; hydra++: 0.2).") var dropout: Float?
     @Option(name: .long, help: "Input noise alpha on the token embeddings during training (0: none).") var noise: Float = 0
+    @Option(name: .customLong("data"), help: "What the heads learn from: corpus (the training split as written) or greedy (the base model's own greedy continuations of training-split prompts, each to the base context: the text decoding verifies).")
+    var dataSource = "corpus"
+    @Option(name: .customLong("greedy-prompts"), help: "With --data greedy: prompts of 32 training-split tokens, each continued greedily.")
+    var greedyPrompts = 1000
     @Option(name: .long, help: "Optimisation steps.") var steps = 1500
     @Option(name: .long, help: "Positions per batch.") var batch = 256
     @OptionGroup var optimizer: OptimizerOptions
@@ -56,13 +60,16 @@ struct TrainHeadsCommand: ParsableCommand {
     /// The recipe after applying hydra++'s defaults.
     var blocks: Int { layers ?? (kind == .hydraPlusPlus ? 4 : 1) }
     var recipe: TrainingRecipe {
-        TrainingRecipe(teacher: teacher || kind == .hydraPlusPlus, dropout: dropout ?? (kind == .hydraPlusPlus ? 0.2 : 0), noise: noise)
+        TrainingRecipe(teacher: teacher || kind == .hydraPlusPlus, dropout: dropout ?? (kind == .hydraPlusPlus ? 0.2 : 0), noise: noise,
+                       data: dataSource == "corpus" ? nil : dataSource)
     }
     var usesPrefixAttention: Bool { prefixAttention || kind == .hydraPlusPlus }
 
     func validate() throws {
         if let dropout, !(dropout >= 0 && dropout < 1) { throw CLIError("--dropout must be in [0, 1), got \(dropout)") }
         if !(noise >= 0) { throw CLIError("--noise must be at least 0, got \(noise)") }
+        if !["corpus", "greedy"].contains(dataSource) { throw CLIError("--data must be corpus or greedy, got \(dataSource)") }
+        if !(1...100_000).contains(greedyPrompts) { throw CLIError("--greedy-prompts must be between 1 and 100000, got \(greedyPrompts)") }
         for (name, value) in [("--heads", heads), ("--layers", blocks), ("--steps", steps), ("--batch", batch), ("--eval-interval", evalInterval)]
         where value < 1 { throw CLIError("\(name) must be at least 1, got \(value)") }
     }
@@ -96,7 +103,18 @@ struct TrainHeadsCommand: ParsableCommand {
         let settings = HeadTrainingSettings(kind: kind, heads: heads, blocks: blocks, batchSize: batch, steps: steps,
                                             optimizer: optimizer.settings(defaults: OptimizerSettings(warmupSteps: 50, weightDecay: 0)), seed: seed,
                                             recipe: recipe, prefixAttention: usesPrefixAttention, sharedClassifier: sharedClassifier)
-        let train = hiddenStates(model, tokens: data.train, label: "base hidden states (train)")
+        var trainTokens = data.train
+        if dataSource == "greedy" {
+            // Whole context windows (prompt + continuation), so each window's hidden states see only its own text.
+            let T = weights.config.maxSequenceLength, promptLength = min(32, max(1, T / 4))
+            guard data.train.count > T else { throw CLIError("the training split is too short for --data greedy (\(data.train.count) tokens)") }
+            trainTokens = try HeadsCommand.Accuracy.greedyContinuations(model, validation: data.train, prompts: greedyPrompts,
+                                                                      promptLength: promptLength, continuation: T - promptLength)
+            guard trainTokens.count == greedyPrompts * T else {
+                throw CLIError("greedy continuations came out \(trainTokens.count) tokens, expected \(greedyPrompts) windows of \(T)")
+            }
+        }
+        let train = hiddenStates(model, tokens: trainTokens, label: "base hidden states (train)")
         let validation = hiddenStates(model, tokens: data.validation, label: "base hidden states (validation)")
         let trainer = resume ? try HeadTrainer.resume(from: statePath, settings: settings, base: weights, data: train)
                              : try HeadTrainer(settings: settings, base: weights, data: train)

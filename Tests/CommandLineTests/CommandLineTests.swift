@@ -151,8 +151,9 @@ struct CommandLineTests {
                                    "--prompts", "3", "--top", "2", "--format", "json"])
         #expect(greedy.status == 0, "\(greedy.stderr)")
         let greedyReport = try #require(try JSONSerialization.jsonObject(with: Data(greedy.stdout.utf8)) as? [String: Any])
-        // 3 sequences of 32 tokens; positions whose 3 heads' targets stay inside their sequence: 32 - 4 each.
-        #expect(greedyReport["positions"] as? Int == 3 * (32 - 4))
+        // 3 sequences of 32 tokens (an 8-token prompt, then greedy); positions decoding drafts from (the last prompt token
+        // on) whose 3 heads' targets stay inside their sequence: 7...27, 21 each.
+        #expect(greedyReport["positions"] as? Int == 3 * (32 - 4 - 7))
 
         // Heads ending in the base model's own frozen classifier: a smaller file, the same commands, and decoding still equals ar.
         let sharedFile = folder.appendingPathComponent("s.heads").path
@@ -171,6 +172,18 @@ struct CommandLineTests {
         let drafted = try Self.run(prompt + ["--decoder", "hydra", "--heads", sharedFile, "--tree", "chain-3"])
         #expect(ar.status == 0 && drafted.status == 0, "\(drafted.stderr)")
         #expect(drafted.stdout == ar.stdout)
+
+        // Self-distillation: heads learn the base model's own greedy continuations (whole context windows), recorded in the file.
+        let distilledFile = folder.appendingPathComponent("d.heads").path
+        let distilled = try Self.run(["train", "heads", "--kind", "hydra", "--teacher", "--data", "greedy", "--greedy-prompts", "3", "--base", base,
+                                      "--corpus", corpus, "--heads", "3", "--steps", "6", "--batch", "32", "--eval-interval", "3", "--out", distilledFile])
+        #expect(distilled.status == 0, "\(distilled.stderr)")
+        let distilledHeads = try Data(contentsOf: URL(fileURLWithPath: distilledFile))
+        #expect(String(decoding: distilledHeads.prefix(4096), as: UTF8.self).contains("\"data\":\"greedy\""))
+        let distilledRun = try Self.run(prompt + ["--decoder", "hydra", "--heads", distilledFile, "--tree", "chain-2"])
+        #expect(distilledRun.status == 0 && distilledRun.stdout == ar.stdout, "\(distilledRun.stderr)")
+        try expectError(["train", "heads", "--kind", "hydra", "--base", base, "--corpus", corpus, "--data", "web", "--out", distilledFile + "2"],
+                        "--data must be corpus or greedy, got web")
 
         // Hydra++ (prefix attention, teacher, deeper heads, dropout): batches are whole windows of the base context.
         let plus = folder.appendingPathComponent("p.heads").path

@@ -37,6 +37,17 @@ struct DraftHeadSetTests {
         for k in 1...3 { #expect(wrong.topK[k - 1][0] < 0.05, "head \(k) also matches a shifted target: \(wrong.topK[k - 1][0])") }
     }
 
+    @Test("accuracy over segments counts only positions whose targets stay in the segment, after the skipped prompt")
+    func accuracySegments() {
+        let set = DraftHeadSet(kind: .hydra, heads: 2, blocks: 1, base: Self.base)
+        let tokens = Array(Self.periodic.prefix(64))
+        let data = BaseHiddenStates(tokens: tokens, hidden: Tensor(zeros: [tokens.count, Self.base.config.dim]))
+        // 64 tokens in 4 segments of 16; two heads reach 3 ahead: positions 0...12 of each segment, then 5...12.
+        #expect(HeadAccuracy.measure(set, data: data, embedding: Self.base.tokenEmbedding, top: 1, segment: 16).positions == 4 * 13)
+        #expect(HeadAccuracy.measure(set, data: data, embedding: Self.base.tokenEmbedding, top: 1, segment: 16, skipping: 5).positions == 4 * 8)
+        #expect(HeadAccuracy.measure(set, data: data, embedding: Self.base.tokenEmbedding, top: 1).positions == 64 - 3)
+    }
+
     @Test("sequential dependence: a Hydra node's distribution follows its path; a Medusa head's cannot")
     func sequentialDependence() {
         func randomised(_ kind: DraftHeadKind) -> DraftHeadSet {
