@@ -26,7 +26,8 @@ train hydra-teacher --kind hydra --teacher
 train hydra-prefix --kind hydra --prefix-attention
 train hydra-deep --kind hydra --layers 4 --dropout 0.2
 train hydra-shared --kind hydra --shared-classifier
-for name in medusa hydra hydra++ hydra-teacher hydra-prefix hydra-deep hydra-shared; do
+train hydra-distilled --kind hydra --teacher --data greedy --greedy-prompts 1000
+for name in medusa hydra hydra++ hydra-teacher hydra-prefix hydra-deep hydra-shared hydra-distilled; do
   "$bin" heads accuracy --heads "$house/$name.heads" --split val --top 10 --format json > "$log/$name.val.json" 2>/dev/null
   "$bin" heads accuracy --heads "$house/$name.heads" --split greedy --top 10 --format json > "$log/$name.greedy.json" 2>/dev/null
 done

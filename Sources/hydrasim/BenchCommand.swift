@@ -38,6 +38,18 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("head-precision"), help: "Precision of the heads' weights while drafting: f16, f32, or both to compare (f16,f32).")
     var headPrecision = "f16"
 
+    @Option(name: .long, help: "Acceptance rule of the speculative decoders: greedy (exact, the default), typical or sample (lossless); with typical or sample, plain decoding samples at --temperature too.")
+    var rule: RuleName?
+
+    @Option(name: .long, help: "With --rule typical or sample: the temperature (plain decoding samples at it too).")
+    var temperature: Float?
+
+    @Option(name: .customLong("top-p"), help: "With --rule sample: nucleus mass in (0, 1].")
+    var topP: Float = 1
+
+    @Option(name: .long, help: "With --rule typical or sample: random seed of every run.")
+    var seed: UInt64 = 42
+
     @Option(name: .long, help: "Held-out prompts from the validation split.")
     var prompts = 16
 
@@ -150,7 +162,8 @@ struct BenchCommand: ParsableCommand {
         /// Those costs: one verification pass over the tree and one drafting step (with the prefix layer's feed), ms.
         var measuredPassMilliseconds: Double
         var measuredDraftMilliseconds: Double
-        var identicalToAR: Bool
+        /// Whether the tokens equal plain decoding's (greedy only; nil under a sampling rule, where they need not).
+        var identicalToAR: Bool?
     }
 
     struct SpeculativeReport: Encodable {
@@ -162,11 +175,16 @@ struct BenchCommand: ParsableCommand {
         var threads: Int
         /// The kernel variant that ran (avx512, avx2 or portable).
         var kernel: String
+        /// The speculative decoders' acceptance rule ("greedy", "typical (T 0.7)", "sample (T 1, top-p 1)").
+        var rule: String
         var device: DeviceProfile
         var rows: [SpeculativeRow]
     }
 
     func runSpeculative(_ specs: [String]) throws {
+        if rule == .greedy, let temperature, temperature != 0 { throw CLIError("--temperature \(temperature) needs --rule typical or sample") }
+        if !(topP > 0 && topP <= 1) { throw CLIError("--top-p must be in (0, 1], got \(topP)") }
+        if let temperature, !(temperature > 0 && temperature.isFinite) { throw CLIError("--temperature must be a positive number, got \(temperature)") }
         BLAS.threads = 1
         if let threads { Parallel.workers = threads }
         let checkpoint = try model.checkpointPath()
@@ -175,7 +193,20 @@ struct BenchCommand: ParsableCommand {
             throw CLIError("the benchmark takes its prompts from the validation split, which needs a tokenizer: pass --tokenizer")
         }
         let data = TrainingData(text: try CorpusCheck.read(try baseOptions.corpusPath()), tokenizer: tokenizer)
-        let verification = try VerificationOptions.parse([])
+        var verification = try VerificationOptions.parse([])
+        verification.rule = rule
+        var sampling = try SamplingOptions.parse([])
+        sampling.temperature = temperature
+        sampling.topP = topP
+        sampling.seed = seed
+        let greedy = (rule ?? (sampling.isGreedy ? .greedy : .sample)) == .greedy
+        let acceptance = try verification.acceptanceRule(sampling)
+        let ruleDescription: String
+        switch acceptance {
+        case .greedy: ruleDescription = "greedy"
+        case .typical(let t): ruleDescription = String(format: "typical (eps %g, delta %g, T %g)", t.epsilon, t.delta, t.temperature)
+        case .sample(let s): ruleDescription = String(format: "sample (T %g, top-p %g)", s.temperature, s.topP)
+        }
         let treeList = trees.map { $0.split(separator: ",").map(String.init) } ?? [tree]
         let precisions = try headPrecision.split(separator: ",").map { text in
             do { return try WeightPrecision.parse(String(text)) } catch { throw CLIError("--head-precision: \(error)") }
@@ -194,7 +225,7 @@ struct BenchCommand: ParsableCommand {
                     var options = verification
                     options.headPrecision = precision
                     let proposer = try options.proposer(heads: heads.set, model: transformer, tree: treeSpec)
-                    let decoder = try SpeculativeDecoder(model: transformer, heads: heads.set, proposer: proposer)
+                    let decoder = try SpeculativeDecoder(model: transformer, heads: heads.set, proposer: proposer, rule: acceptance, seed: seed)
                     configurations.append(BenchConfiguration(label: precisions.count > 1 ? "\(label)/\(precision.rawValue)" : label,
                                                              headsPath: heads.path, tree: proposer.treeName,
                                                              speculative: decoder, treeNodes: proposer.maxNodeCount,
@@ -209,7 +240,9 @@ struct BenchCommand: ParsableCommand {
         progress.update(0)
         // The device profile for the cost model: this machine, measured in this run.
         var device = DeviceCalibration.measure()
-        let measured = try SpeculativeBench.run(model: transformer, configurations: configurations, prompts: promptList, maxTokens: length) {
+        let plain: SpeculativeBench.PlainSampling = greedy ? .greedy : .temperature(sampling.temperature ?? (rule == .typical ? 0.7 : 1), topP: topP, seed: seed)
+        let measured = try SpeculativeBench.run(model: transformer, configurations: configurations, prompts: promptList, maxTokens: length,
+                                                plain: plain) {
             progress.update($0, status: $2)
         }
         let arSpeed = Double(measured[0].tokens) / measured[0].seconds
@@ -243,20 +276,21 @@ struct BenchCommand: ParsableCommand {
                                   predictedSpeedup: c.speculative == nil ? 1 : cost.speedup(tau: tau, treeNodes: c.treeNodes, rowsPerDepth: c.draftRows),
                                   projectedSpeedupFromMeasuredCosts: tau * passes[1]! / (passes[c.treeNodes]! + draft),
                                   measuredPassMilliseconds: 1e3 * passes[c.treeNodes]!, measuredDraftMilliseconds: 1e3 * draft,
-                                  identicalToAR: m.identical)
+                                  identicalToAR: greedy ? m.identical : nil)
         }
         let report = SpeculativeReport(checkpoint: checkpoint, parameters: transformer.config.parameterCount, prompts: prompts,
                                        promptLength: promptLength, maxTokens: length, threads: Parallel.workers,
-                                       kernel: KernelPool.shared.variant.rawValue, device: device, rows: rows)
+                                       kernel: KernelPool.shared.variant.rawValue, rule: ruleDescription, device: device, rows: rows)
         if format == .json { return try printJSON(report) }
-        print(String(format: "%@: %d parameters; %d prompts x %d tokens, %d threads; this machine: %.1f GB/s, %.0f GFLOP/s",
-                     checkpoint, report.parameters, prompts, length, Parallel.workers, device.bandwidth / 1e9, device.flops / 1e9))
-        print("decoder        tree             drafts   tau   tok/s  speedup  model  costs  draft ms  verify ms  = ar")
+        print(String(format: "%@: %d parameters; %d prompts x %d tokens, %d threads, rule %@; this machine: %.1f GB/s, %.0f GFLOP/s",
+                     checkpoint, report.parameters, prompts, length, Parallel.workers, ruleDescription, device.bandwidth / 1e9, device.flops / 1e9))
+        let width = max(14, rows.map(\.decoder.count).max() ?? 0)
+        print("decoder".padding(toLength: width, withPad: " ", startingAt: 0) + " tree             drafts   tau   tok/s  speedup  model  costs  draft ms  verify ms  = ar")
         for r in rows {
-            print(r.decoder.padding(toLength: 14, withPad: " ", startingAt: 0) + " " + r.tree.padding(toLength: 16, withPad: " ", startingAt: 0)
+            print(r.decoder.padding(toLength: width, withPad: " ", startingAt: 0) + " " + r.tree.padding(toLength: 16, withPad: " ", startingAt: 0)
                   + String(format: " %6d %5.2f %7.0f %7.2fx %5.2fx %5.2fx %9.2f %10.2f  %@", r.treeNodes - 1, r.tau, r.tokensPerSecond, r.speedup,
                            r.predictedSpeedup, r.projectedSpeedupFromMeasuredCosts, r.draftMillisecondsPerStep, r.verifyMillisecondsPerStep,
-                           r.identicalToAR ? "yes" : "NO"))
+                           r.identicalToAR.map { $0 ? "yes" : "NO" } ?? "n/a"))
         }
         print("model: the roofline cost model (bandwidth, FLOP/s, fixed costs); costs: tau x pass(1) / (pass(tree) + drafting), each timed alone after the run")
         print("\nspeedup over ar: measured (#) and cost model (+)")

@@ -57,8 +57,14 @@ enum SpeculativeBench {
         return []
     }
 
+    /// How plain decoding picks its tokens: greedy, or sampled (the speculative decoders then run a sampling rule).
+    enum PlainSampling {
+        case greedy
+        case temperature(Float, topP: Float, seed: UInt64)
+    }
+
     static func run(model: Transformer, configurations: [BenchConfiguration], prompts: [[Int]], maxTokens: Int,
-                    onProgress: (Int, Int, String) -> Void) throws -> [BenchMeasurement] {
+                    plain: PlainSampling = .greedy, onProgress: (Int, Int, String) -> Void) throws -> [BenchMeasurement] {
         var results = [BenchMeasurement](repeating: BenchMeasurement(), count: configurations.count)
         let total = prompts.count * configurations.count
         var done = 0
@@ -78,7 +84,14 @@ enum SpeculativeBench {
                         results[i].histogram[step.emitted.count, default: 0] += 1
                     }
                 } else {
-                    let result = try AutoregressiveGenerator(model: model).generate(prompt: prompt, maxTokens: maxTokens, sampler: &greedy)
+                    let result: GenerationResult
+                    switch plain {
+                    case .greedy:
+                        result = try AutoregressiveGenerator(model: model).generate(prompt: prompt, maxTokens: maxTokens, sampler: &greedy)
+                    case .temperature(let t, let topP, let seed):
+                        var sampler = TemperatureSampler(temperature: t, topP: topP, seed: seed)
+                        result = try AutoregressiveGenerator(model: model).generate(prompt: prompt, maxTokens: maxTokens, sampler: &sampler)
+                    }
                     tokens = result.tokens
                     results[i].steps += result.tokens.count
                     results[i].seconds += result.generationSeconds

@@ -231,6 +231,16 @@ struct CommandLineTests {
         #expect(rows.count == 5 && rows.allSatisfy { $0["identical_to_ar"] as? Bool == true })
         #expect(rows.allSatisfy { ($0["tau"] as? Double ?? 0) >= 1 && ($0["tokens"] as? Int) == rows[0]["tokens"] as? Int })
         #expect((rows.dropFirst().map { $0["tree"] as? String }) == ["chain-2", "dynamic:4:2", "chain-2", "dynamic:4:2"])
+        #expect(benchReport["rule"] as? String == "greedy")
+        // Under lossless sampling plain decoding samples too; the tokens need not match, so the check is not made.
+        let sampled = try Self.run(["bench", "--checkpoint", checkpoint, "--corpus", corpus, "--decoders", "ar,hydra", "--trees", "chain-2",
+                                    "--prompts", "2", "--prompt-length", "8", "--max-tokens", "12", "--rule", "sample", "--temperature", "0.8",
+                                    "--format", "json"])
+        #expect(sampled.status == 0, "\(sampled.stderr)")
+        let sampledReport = try #require(try JSONSerialization.jsonObject(with: Data(sampled.stdout.utf8)) as? [String: Any])
+        #expect(sampledReport["rule"] as? String == "sample (T 0.8, top-p 1)")
+        let sampledRows = try #require(sampledReport["rows"] as? [[String: Any]])
+        #expect(sampledRows.count == 2 && sampledRows.allSatisfy { $0["identical_to_ar"] is NSNull || $0["identical_to_ar"] == nil })
         try expectError(["bench", "--checkpoint", checkpoint, "--corpus", corpus, "--decoders", "ar,eagle"], "unknown decoder 'eagle'")
 
         // Traces: the same run twice gives the same bytes; the trace adds up.
@@ -278,6 +288,8 @@ struct CommandLineTests {
         let speedup = try #require((costReport["rows"] as? [[String: Any]])?.first?["projected_speedup"] as? Double)
         #expect(speedup > 2 && speedup < 3.04)
         try expectError(["cost", "--tau", "0.5"], "at least 1")
+        try expectError(["bench", "--decoders", "ar,hydra", "--rule", "greedy", "--temperature", "0.5"], "--temperature 0.5 needs --rule typical or sample")
+        try expectError(["bench", "--decoders", "ar,hydra", "--rule", "sample", "--temperature=-1"], "--temperature must be a positive number, got -1.0")
         try expectError(["cost", "--sizes", "1,4"], "add --measure")
         try expectError(["cost", "--measure", "--sizes", "1,x"], "'x' is not a number of tokens")
         try expectError(["cost", "--measure", "--sizes", "0"], "a tree has 1 to 4096 tokens")
