@@ -6,41 +6,12 @@
 #pragma clang diagnostic ignored "-Wpsabi" /* vector arguments of inlined helpers only */
 #endif
 #include "hydrakernels.h"
+#include "vecmath.h"
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
-typedef float v8f __attribute__((vector_size(32)));
-typedef float v8f_u __attribute__((vector_size(32), aligned(4)));
-typedef int32_t v8i __attribute__((vector_size(32)));
-
 #define INLINE static inline __attribute__((always_inline))
-
-INLINE v8f blend(v8i mask, v8f yes, v8f no) { return (v8f)(((v8i)yes & mask) | ((v8i)no & ~mask)); }
-
-/* e^x, eight lanes: the algorithm of the Swift FastMath.exp (Cody-Waite reduction, degree-6 polynomial). */
-INLINE v8f exp8(v8f x) {
-    const v8f lo = {-87.3f, -87.3f, -87.3f, -87.3f, -87.3f, -87.3f, -87.3f, -87.3f};
-    const v8f hi = {88.7f, 88.7f, 88.7f, 88.7f, 88.7f, 88.7f, 88.7f, 88.7f};
-    v8i under = x < lo, over = x > hi;
-    v8f c = blend(under, lo, blend(over, hi, x));
-    const float magic = 12582912.0f;
-    v8f shifted = c * 1.44269504f + magic;
-    v8f n = shifted - magic;
-    v8f r = (c - n * 0.69314575f) - n * 1.4286068e-6f;
-    v8f p = r * (1.0f / 720) + (1.0f / 120);
-    p = p * r + (1.0f / 24);
-    p = p * r + (1.0f / 6);
-    p = p * r + 0.5f;
-    p = p * r + 1;
-    p = p * r + 1;
-    v8i bits = (v8i)shifted - 0x4B400000;
-    v8f scale = (v8f)((bits + 126) << 23);
-    v8f result = p * scale * 2;
-    const v8f zero = {0, 0, 0, 0, 0, 0, 0, 0};
-    const v8f inf = {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
-    return blend(under, zero, blend(over, inf, result));
-}
 
 INLINE float sum8(v8f a) { return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); }
 
@@ -51,7 +22,7 @@ INLINE void softmax(float *s, int m) {
     int whole = m / 8 * 8;
     for (int j = 0; j < whole; j += 8) {
         v8f v = *(v8f_u *)(s + j);
-        lanes = blend(v > lanes, v, lanes);
+        lanes = blend8(v > lanes, v, lanes);
     }
     float top = -INFINITY;
     for (int j = 0; j < 8; j++) top = lanes[j] > top ? lanes[j] : top;

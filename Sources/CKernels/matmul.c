@@ -9,6 +9,7 @@
 #pragma clang diagnostic ignored "-Wpsabi" /* vector arguments of inlined helpers only */
 #endif
 #include "hydrakernels.h"
+#include "vecmath.h"
 #include <stdatomic.h>
 #include <string.h>
 #include <math.h>
@@ -53,8 +54,6 @@ int hk_variant_supported(int variant) {
 
 /* ---------------------------------------------------------------- portable: 8 lanes, no FMA on x86-64 */
 
-typedef float v8f __attribute__((vector_size(32)));
-typedef float v8f_u __attribute__((vector_size(32), aligned(4)));
 
 static inline float sum8(v8f a) {
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
@@ -404,38 +403,10 @@ typedef struct {
  * computed as a padded vector with the same code), so the bits do not depend on the split. */
 
 #pragma clang fp contract(off)
-typedef int32_t v8i_e __attribute__((vector_size(32)));
-
-static inline __attribute__((always_inline)) v8f blend_e(v8i_e mask, v8f yes, v8f no) { return (v8f)(((v8i_e)yes & mask) | ((v8i_e)no & ~mask)); }
-
-/* e^x, eight lanes: Cody-Waite reduction and a degree-6 polynomial (HydraSim's FastMath.exp, operation for operation). */
-static inline __attribute__((always_inline)) v8f exp8_e(v8f x) {
-    const v8f lo = {-87.3f, -87.3f, -87.3f, -87.3f, -87.3f, -87.3f, -87.3f, -87.3f};
-    const v8f hi = {88.7f, 88.7f, 88.7f, 88.7f, 88.7f, 88.7f, 88.7f, 88.7f};
-    v8i_e under = x < lo, over = x > hi;
-    v8f c = blend_e(under, lo, blend_e(over, hi, x));
-    const float magic = 12582912.0f;
-    v8f shifted = c * 1.44269504f + magic;
-    v8f n = shifted - magic;
-    v8f r = (c - n * 0.69314575f) - n * 1.4286068e-6f;
-    v8f p = r * (1.0f / 720) + (1.0f / 120);
-    p = p * r + (1.0f / 24);
-    p = p * r + (1.0f / 6);
-    p = p * r + 0.5f;
-    p = p * r + 1;
-    p = p * r + 1;
-    v8i_e bits = (v8i_e)shifted - 0x4B400000;
-    v8f scale = (v8f)((bits + 126) << 23);
-    v8f result = p * scale * 2;
-    const v8f zero = {0, 0, 0, 0, 0, 0, 0, 0};
-    const v8f inf = {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
-    return blend_e(under, zero, blend_e(over, inf, result));
-}
-
 /* gate = gate * sigmoid(gate) * up, as Ops.swiglu's vector lanes compute it. */
 static inline __attribute__((always_inline)) v8f swiglu8(v8f a, v8f b) {
     const v8f one = {1, 1, 1, 1, 1, 1, 1, 1};
-    return a * (one / (one + exp8_e(-a))) * b;
+    return a * (one / (one + exp8(-a))) * b;
 }
 
 static inline __attribute__((always_inline)) void swiglu_span(float *gate, const float *up, int count) {

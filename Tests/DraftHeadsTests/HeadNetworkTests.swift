@@ -22,40 +22,46 @@ struct HeadNetworkTests {
         return LayerPasses.crossEntropyForward(acts.logits.pointer, targets: targets, vocabularySize: head.vocabularySize) / Double(targets.count)
     }
 
-    @Test("gradients of every tensor and of the input match central differences", arguments: [(false, 1), (false, 3), (true, 1), (true, 4)])
-    func finiteDifferences(hydra: Bool, blocks: Int) {
-        let head = Self.randomHead(hydra: hydra, blocks: blocks, seed: UInt64(blocks + (hydra ? 10 : 0)))
-        let n = 5
-        var rng = XorShiftRandom(seed: 77)
+    /// Relative errors between the analytic gradients of one backward over `n` random rows (seeded) and central
+    /// differences, for every tensor of `head` and for its input; `grads` is the gradient head the backward filled.
+    static func gradientErrors(_ head: HeadNetwork, rows n: Int, seed: UInt64) -> (errors: [(name: String, error: Double)], grads: HeadNetwork) {
+        var rng = XorShiftRandom(seed: seed)
         var x = (0..<n * head.inputWidth).map { _ in rng.nextGaussian() }
         let targets = (0..<n).map { _ in Int32(rng.nextUInt32() % UInt32(head.vocabularySize)) }
         let acts = HeadActivations(head: head, rows: n)
         let grads = head.zerosLike()
         var dx = [Float](repeating: 0, count: x.count)
-        _ = Self.loss(head, x, targets, acts)
+        _ = loss(head, x, targets, acts)
         LayerPasses.crossEntropyBackward(acts.logits.pointer, targets: targets, vocabularySize: head.vocabularySize)
         head.backward(x, rows: n, acts: acts, dlogits: acts.logits.pointer, grads: grads, dx: &dx, scratch: HeadScratch(dim: head.dim, rows: n))
 
         let h: Float = 1e-2
-        func check(_ name: String, analytic: [Float], perturb: (Int, Float) -> Void, count: Int) {
+        func error(analytic: [Float], perturb: (Int, Float) -> Void, count: Int) -> Double {
             var diff = 0.0, sum = 0.0
             for i in Swift.stride(from: 0, to: count, by: max(1, count / 30)) {
                 perturb(i, h)
-                let plus = Self.loss(head, x, targets, acts)
+                let plus = loss(head, x, targets, acts)
                 perturb(i, -2 * h)
-                let minus = Self.loss(head, x, targets, acts)
+                let minus = loss(head, x, targets, acts)
                 perturb(i, h)
                 let numeric = (plus - minus) / Double(2 * h)
                 diff += (numeric - Double(analytic[i])) * (numeric - Double(analytic[i]))
                 sum += (numeric + Double(analytic[i])) * (numeric + Double(analytic[i]))
             }
-            let error = diff.squareRoot() / max(sum.squareRoot(), 1e-12)
-            #expect(error < 1e-2, "\(name): relative error \(error)")
+            return diff.squareRoot() / max(sum.squareRoot(), 1e-12)
         }
-        for ((name, p), (_, g)) in zip(head.namedTensors, grads.namedTensors) {
-            check(name, analytic: g.array, perturb: { i, d in p[i] += d }, count: p.count)
+        var errors = zip(head.namedTensors, grads.namedTensors).map { pair in
+            let ((name, p), (_, g)) = pair
+            return (name, error(analytic: g.array, perturb: { i, d in p[i] += d }, count: p.count))
         }
-        check("input", analytic: dx, perturb: { i, d in x[i] += d }, count: x.count)
+        errors.append(("input", error(analytic: dx, perturb: { i, d in x[i] += d }, count: x.count)))
+        return (errors, grads)
+    }
+
+    @Test("gradients of every tensor and of the input match central differences", arguments: [(false, 1), (false, 3), (true, 1), (true, 4)])
+    func finiteDifferences(hydra: Bool, blocks: Int) {
+        let head = Self.randomHead(hydra: hydra, blocks: blocks, seed: UInt64(blocks + (hydra ? 10 : 0)))
+        for (name, error) in Self.gradientErrors(head, rows: 5, seed: 77).errors { #expect(error < 1e-2, "\(name): relative error \(error)") }
     }
 
     @Test("a fresh Medusa head gives the base model’s next-token logits (to float rounding); a fresh Hydra head too, whatever its path")

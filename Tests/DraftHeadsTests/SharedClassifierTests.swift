@@ -30,39 +30,10 @@ struct SharedClassifierTests {
         #expect(head.sharesClassifier && head.outputWeight === classifier)
         #expect(!head.namedTensors.contains { $0.name == "output.weight" })
         #expect(!head.namedTensors.contains { $0.tensor === classifier })
-        let n = 5
-        var rng = XorShiftRandom(seed: 78)
-        var x = (0..<n * head.inputWidth).map { _ in rng.nextGaussian() }
-        let targets = (0..<n).map { _ in Int32(rng.nextUInt32() % UInt32(head.vocabularySize)) }
-        let acts = HeadActivations(head: head, rows: n)
-        let grads = head.zerosLike()
+        let (errors, grads) = HeadNetworkTests.gradientErrors(head, rows: 5, seed: 78)
         #expect(grads.sharesClassifier && grads.outputWeight === classifier, "gradients allocate nothing for the frozen classifier")
-        var dx = [Float](repeating: 0, count: x.count)
-        _ = HeadNetworkTests.loss(head, x, targets, acts)
-        LayerPasses.crossEntropyBackward(acts.logits.pointer, targets: targets, vocabularySize: head.vocabularySize)
-        head.backward(x, rows: n, acts: acts, dlogits: acts.logits.pointer, grads: grads, dx: &dx, scratch: HeadScratch(dim: head.dim, rows: n))
         #expect(classifier.array.map(\.bitPattern) == before.map(\.bitPattern), "backward wrote into the frozen classifier")
-
-        let h: Float = 1e-2
-        func check(_ name: String, analytic: [Float], perturb: (Int, Float) -> Void, count: Int) {
-            var diff = 0.0, sum = 0.0
-            for i in Swift.stride(from: 0, to: count, by: max(1, count / 30)) {
-                perturb(i, h)
-                let plus = HeadNetworkTests.loss(head, x, targets, acts)
-                perturb(i, -2 * h)
-                let minus = HeadNetworkTests.loss(head, x, targets, acts)
-                perturb(i, h)
-                let numeric = (plus - minus) / Double(2 * h)
-                diff += (numeric - Double(analytic[i])) * (numeric - Double(analytic[i]))
-                sum += (numeric + Double(analytic[i])) * (numeric + Double(analytic[i]))
-            }
-            let error = diff.squareRoot() / max(sum.squareRoot(), 1e-12)
-            #expect(error < 1e-2, "\(name): relative error \(error)")
-        }
-        for ((name, p), (_, g)) in zip(head.namedTensors, grads.namedTensors) {
-            check(name, analytic: g.array, perturb: { i, d in p[i] += d }, count: p.count)
-        }
-        check("input", analytic: dx, perturb: { i, d in x[i] += d }, count: x.count)
+        for (name, error) in errors { #expect(error < 1e-2, "\(name): relative error \(error)") }
     }
 
     @Test("training steps change the heads' own tensors and leave the base model's classifier's bytes as they were",
