@@ -41,14 +41,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Acceptance rule of the speculative decoders: greedy (exact, the default), typical or sample (lossless); with typical or sample, plain decoding samples at --temperature too.")
     var rule: RuleName?
 
-    @Option(name: .long, help: "With --rule typical or sample: the temperature (plain decoding samples at it too).")
-    var temperature: Float?
-
-    @Option(name: .customLong("top-p"), help: "With --rule sample: nucleus mass in (0, 1].")
-    var topP: Float = 1
-
-    @Option(name: .long, help: "With --rule typical or sample: random seed of every run.")
-    var seed: UInt64 = 42
+    /// --temperature (typical or sample: plain decoding samples at it too), --top-p, --seed, --greedy.
+    @OptionGroup var sampling: SamplingOptions
 
     @Option(name: .long, help: "Held-out prompts from the validation split.")
     var prompts = 16
@@ -182,9 +176,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func runSpeculative(_ specs: [String]) throws {
-        if rule == .greedy, let temperature, temperature != 0 { throw CLIError("--temperature \(temperature) needs --rule typical or sample") }
-        if !(topP > 0 && topP <= 1) { throw CLIError("--top-p must be in (0, 1], got \(topP)") }
-        if let temperature, !(temperature > 0 && temperature.isFinite) { throw CLIError("--temperature must be a positive number, got \(temperature)") }
+        if rule == .greedy, let t = sampling.temperature, t != 0 { throw CLIError("--temperature \(t) needs --rule typical or sample") }
         BLAS.threads = 1
         if let threads { Parallel.workers = threads }
         let checkpoint = try model.checkpointPath()
@@ -195,10 +187,6 @@ struct BenchCommand: ParsableCommand {
         let data = TrainingData(text: try CorpusCheck.read(try baseOptions.corpusPath()), tokenizer: tokenizer)
         var verification = try VerificationOptions.parse([])
         verification.rule = rule
-        var sampling = try SamplingOptions.parse([])
-        sampling.temperature = temperature
-        sampling.topP = topP
-        sampling.seed = seed
         let greedy = (rule ?? (sampling.isGreedy ? .greedy : .sample)) == .greedy
         let acceptance = try verification.acceptanceRule(sampling)
         let ruleDescription: String
@@ -225,7 +213,7 @@ struct BenchCommand: ParsableCommand {
                     var options = verification
                     options.headPrecision = precision
                     let proposer = try options.proposer(heads: heads.set, model: transformer, tree: treeSpec)
-                    let decoder = try SpeculativeDecoder(model: transformer, heads: heads.set, proposer: proposer, rule: acceptance, seed: seed)
+                    let decoder = try SpeculativeDecoder(model: transformer, heads: heads.set, proposer: proposer, rule: acceptance, seed: sampling.seed)
                     configurations.append(BenchConfiguration(label: precisions.count > 1 ? "\(label)/\(precision.rawValue)" : label,
                                                              headsPath: heads.path, tree: proposer.treeName,
                                                              speculative: decoder, treeNodes: proposer.maxNodeCount,
@@ -240,7 +228,8 @@ struct BenchCommand: ParsableCommand {
         progress.update(0)
         // The device profile for the cost model: this machine, measured in this run.
         var device = DeviceCalibration.measure()
-        let plain: SpeculativeBench.PlainSampling = greedy ? .greedy : .temperature(sampling.temperature ?? (rule == .typical ? 0.7 : 1), topP: topP, seed: seed)
+        let plain: SpeculativeBench.PlainSampling = greedy ? .greedy
+            : .temperature(sampling.isGreedy ? (rule == .typical ? 0.7 : 1) : sampling.temperature!, topP: sampling.topP, seed: sampling.seed)
         let measured = try SpeculativeBench.run(model: transformer, configurations: configurations, prompts: promptList, maxTokens: length,
                                                 plain: plain) {
             progress.update($0, status: $2)

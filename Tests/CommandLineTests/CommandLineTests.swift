@@ -234,7 +234,7 @@ struct CommandLineTests {
         #expect(benchReport["rule"] as? String == "greedy")
         // Under lossless sampling plain decoding samples too; the tokens need not match, so the check is not made.
         let sampled = try Self.run(["bench", "--checkpoint", checkpoint, "--corpus", corpus, "--decoders", "ar,hydra", "--trees", "chain-2",
-                                    "--prompts", "2", "--prompt-length", "8", "--max-tokens", "12", "--rule", "sample", "--temperature", "0.8",
+                                    "--prompts", "2", "--prompt-length", "8", "--max-tokens", "12", "--rule", "sample", "--temperature", "0.8", "--top-p", "1",
                                     "--format", "json"])
         #expect(sampled.status == 0, "\(sampled.stderr)")
         let sampledReport = try #require(try JSONSerialization.jsonObject(with: Data(sampled.stdout.utf8)) as? [String: Any])
@@ -289,7 +289,7 @@ struct CommandLineTests {
         #expect(speedup > 2 && speedup < 3.04)
         try expectError(["cost", "--tau", "0.5"], "at least 1")
         try expectError(["bench", "--decoders", "ar,hydra", "--rule", "greedy", "--temperature", "0.5"], "--temperature 0.5 needs --rule typical or sample")
-        try expectError(["bench", "--decoders", "ar,hydra", "--rule", "sample", "--temperature=-1"], "--temperature must be a positive number, got -1.0")
+        try expectError(["bench", "--decoders", "ar,hydra", "--rule", "sample", "--temperature=-1"], "--temperature must be a finite number >= 0, got -1.0")
         try expectError(["cost", "--sizes", "1,4"], "add --measure")
         try expectError(["cost", "--measure", "--sizes", "1,x"], "'x' is not a number of tokens")
         try expectError(["cost", "--measure", "--sizes", "0"], "a tree has 1 to 4096 tokens")
