@@ -8,14 +8,9 @@ import Numerics
 /// The drafting copies of the heads: fp32 is the trained forward pass exactly, fp16 the same pass on rounded weights.
 @Suite("Drafting weights (f32 / f16)")
 struct DraftingWeightsTests {
-    /// A head of `blocks` blocks with random weights (Hydra: a projection and an output bias).
+    /// Head 1 of a set, random weights: Hydra's reads [h, E(root)].
     static func randomHead(hydra: Bool, blocks: Int, seed: UInt64) -> HeadNetwork {
-        let (D, V) = (24, 37)
-        // Head 1 of a set: Hydra's reads [h, E(root)].
-        let head = HeadNetwork(inputWidth: hydra ? 2 * D : D, dim: D, vocabularySize: V, blocks: blocks, projection: hydra, outputBias: hydra)
-        var rng = XorShiftRandom(seed: seed)
-        for (_, t) in head.namedTensors { for i in 0..<t.count { t[i] = 0.2 * rng.nextGaussian() } }
-        return head
+        HeadNetworkTests.randomHead(hydra: hydra, blocks: blocks, seed: seed, D: 24, V: 37, hydraInputs: 2, scale: 0.2)
     }
 
     static func set(of head: HeadNetwork) -> DraftHeadSet {

@@ -8,11 +8,14 @@ import Numerics
 /// Draft-head networks: gradients against finite differences, and the zero-initialisation property.
 @Suite("Head networks")
 struct HeadNetworkTests {
-    static func randomHead(hydra: Bool, blocks: Int, seed: UInt64) -> HeadNetwork {
-        let (D, V) = (8, 11)
-        let head = HeadNetwork(inputWidth: hydra ? 3 * D : D, dim: D, vocabularySize: V, blocks: blocks, projection: hydra, outputBias: hydra)
+    /// A head of width `D` over `V` tokens with every trainable tensor Gaussian (`scale`, seeded); a Hydra head reads
+    /// `hydraInputs` vectors of width `D`. With `sharedClassifier`, the head ends in that `(V, D)` tensor instead.
+    static func randomHead(hydra: Bool, blocks: Int, seed: UInt64, D: Int = 8, V: Int = 11, hydraInputs: Int = 3, scale: Float = 0.25,
+                           sharedClassifier: Tensor? = nil) -> HeadNetwork {
+        let head = HeadNetwork(inputWidth: hydra ? hydraInputs * D : D, dim: D, vocabularySize: V, blocks: blocks, projection: hydra,
+                               outputBias: hydra, sharedClassifier: sharedClassifier)
         var rng = XorShiftRandom(seed: seed)
-        for (_, t) in head.namedTensors { for i in 0..<t.count { t[i] = 0.25 * rng.nextGaussian() } }
+        for (_, t) in head.namedTensors { for i in 0..<t.count { t[i] = scale * rng.nextGaussian() } }
         return head
     }
 

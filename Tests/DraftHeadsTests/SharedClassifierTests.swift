@@ -16,10 +16,7 @@ struct SharedClassifierTests {
         var rng = XorShiftRandom(seed: seed)
         let classifier = Tensor(zeros: [V, D])
         for i in 0..<classifier.count { classifier[i] = 0.5 * rng.nextGaussian() }
-        let head = HeadNetwork(inputWidth: hydra ? 3 * D : D, dim: D, vocabularySize: V, blocks: blocks, projection: hydra, outputBias: hydra,
-                               sharedClassifier: classifier)
-        for (_, t) in head.namedTensors { for i in 0..<t.count { t[i] = 0.25 * rng.nextGaussian() } }
-        return (head, classifier)
+        return (HeadNetworkTests.randomHead(hydra: hydra, blocks: blocks, seed: seed + 1000, D: D, V: V, sharedClassifier: classifier), classifier)
     }
 
     @Test("gradients of every trainable tensor and of the input match central differences; the classifier is no parameter and is never written",
