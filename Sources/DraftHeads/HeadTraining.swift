@@ -313,12 +313,55 @@ public enum SoftCrossEntropy {
     }
 }
 
-/// Teacher-forced top-1..top-R accuracy of each head (the shape of Medusa's published table).
+/// Teacher-forced top-1..top-R accuracy of each head (the shape of Medusa's published table), and how often
+/// whole rank paths are right together.
 public struct HeadAccuracy: Codable, Equatable, Sendable {
     /// `topK[k-1][r-1]`: fraction of positions where head k's target is among its r most likely tokens.
     public var topK: [[Double]]
     /// Positions evaluated.
     public var positions: Int
+    /// Joint acceptance of rank paths, sorted by (length, lexicographic): for path `[r1, ..., rk]` the fraction of
+    /// positions where head j's target is exactly its rank-`r_j` guess for every j <= k. With greedy verification on
+    /// the base model's own greedy text this is the chance that the tree node of that path is accepted, dependence
+    /// between heads included (a Hydra head that sees a right guess is right more often). Paths right at fewer than
+    /// `PathAcceptance.minimumCount` positions are left out.
+    public var paths: [PathAcceptance]
+    /// The rank of each head's target at every evaluated position, in text order: `sequences[s][j][k-1]` is head k's
+    /// rank at position j of contiguous run s (`-1`: outside its top R). Decoding can be replayed on it exactly (a step
+    /// at position t accepts the deepest tree node whose path is the ranks' prefix there and moves past what it emits),
+    /// which the per-position averages cannot do: long accepted runs are crossed in few steps.
+    public var sequences: [[[Int]]]
+
+    /// One rank path and the fraction of positions where all of it is right.
+    public struct PathAcceptance: Codable, Equatable, Sendable {
+        public var path: [Int]
+        public var accepted: Double
+        /// Fewest positions at which a path must be right to be listed (one position is noise, not a statistic).
+        public static let minimumCount = 2
+
+        public init(path: [Int], accepted: Double) {
+            self.path = path
+            self.accepted = accepted
+        }
+    }
+
+    public init(topK: [[Double]], positions: Int, paths: [PathAcceptance] = [], sequences: [[[Int]]] = []) {
+        self.topK = topK
+        self.positions = positions
+        self.paths = paths
+        self.sequences = sequences
+    }
+
+    enum CodingKeys: String, CodingKey { case topK, positions, paths, sequences }
+
+    /// Decodes a table written before `paths` existed too (no joint figures).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        topK = try c.decode([[Double]].self, forKey: .topK)
+        positions = try c.decode(Int.self, forKey: .positions)
+        paths = try c.decodeIfPresent([PathAcceptance].self, forKey: .paths) ?? []
+        sequences = try c.decodeIfPresent([[[Int]]].self, forKey: .sequences) ?? []
+    }
 
     /// Evaluates `heads` on `data` (every position with all K targets available, or the first `limit`).
     /// `targetShift` scores head k against `x_{t+k+1+shift}` instead: a diagnostic for alignment
@@ -338,6 +381,8 @@ public struct HeadAccuracy: Codable, Equatable, Sendable {
         let count = usable.count
         let chunk = 512
         var hits = [[Int]](repeating: [Int](repeating: 0, count: top), count: K)
+        // ranks[k][j]: head k+1's rank of its target at usable position j (`top` when outside its top `top`).
+        var ranks = [[Int]](repeating: [Int](repeating: top, count: count), count: K)
         for (i, head) in heads.heads.enumerated() {
             let x = Tensor(zeros: [chunk, head.inputWidth])
             let acts = HeadActivations(head: head, rows: chunk)
@@ -353,9 +398,31 @@ public struct HeadAccuracy: Codable, Equatable, Sendable {
                     var higher = 0
                     for v in 0..<head.vocabularySize where row[v] > target { higher += 1 }
                     if higher < top { for j in higher..<top { hits[i][j] += 1 } }
+                    ranks[i][start + r] = min(higher, top)
                 }
             }
         }
-        return HeadAccuracy(topK: hits.map { $0.map { Double($0) / Double(max(count, 1)) } }, positions: count)
+        // Every prefix of each position's rank path up to its first miss, counted.
+        var pathCounts: [[Int]: Int] = [:]
+        var path: [Int] = []
+        for j in 0..<count {
+            path.removeAll(keepingCapacity: true)
+            for k in 0..<K {
+                guard ranks[k][j] < top else { break }
+                path.append(ranks[k][j])
+                pathCounts[path, default: 0] += 1
+            }
+        }
+        let paths = pathCounts.filter { $0.value >= PathAcceptance.minimumCount }
+            .map { PathAcceptance(path: $0.key, accepted: Double($0.value) / Double(max(count, 1))) }
+            .sorted { $0.path.count != $1.path.count ? $0.path.count < $1.path.count : $0.path.lexicographicallyPrecedes($1.path) }
+        // Runs of consecutive positions (one per independent sequence), each position's ranks with misses as -1.
+        var sequences: [[[Int]]] = []
+        for j in 0..<count {
+            if j == 0 || usable[j] != usable[j - 1] + 1 { sequences.append([]) }
+            sequences[sequences.count - 1].append((0..<K).map { ranks[$0][j] < top ? ranks[$0][j] : -1 })
+        }
+        return HeadAccuracy(topK: hits.map { $0.map { Double($0) / Double(max(count, 1)) } }, positions: count, paths: paths,
+                            sequences: sequences)
     }
 }

@@ -2,18 +2,45 @@ import Foundation
 
 /// Per-head, per-rank accuracies: `rank[k][r]` is the probability that head `k+1`'s rank-`r` guess is
 /// right (reference §3, "Tree design"; rank accuracy = top(r+1) − top(r) of a top-k table).
+///
+/// With `joint` (measured by `hydrasim heads accuracy`), a path's value is how often the whole path was right
+/// together; without it, the product of its ranks' accuracies, as if the heads were independent.
 public struct HeadAccuracyTable: Equatable, Sendable {
     public let rank: [[Double]]
+    /// Measured joint acceptance of rank paths (`[r1, ..., rk]` -> fraction of positions where all k were right);
+    /// a path missing from it was right too rarely to be listed and is worth 0.
+    public let joint: [[Int]: Double]?
+    /// Measured ranks in text order (`sequences[s][j][k-1]`: head k's rank of its target at position j of run s, -1 when
+    /// outside the table), on which decoding can be replayed (`GreedyTreeSearch.replayedTau`).
+    public let sequences: [[[Int]]]?
 
-    public init(rank: [[Double]]) { self.rank = rank }
+    public init(rank: [[Double]], joint: [[Int]: Double]? = nil, sequences: [[[Int]]]? = nil) {
+        self.rank = rank
+        self.joint = joint
+        self.sequences = sequences
+    }
 
     /// From cumulative top-1..top-k accuracies per head.
-    public init(topK: [[Double]]) {
+    public init(topK: [[Double]], joint: [[Int]: Double]? = nil, sequences: [[[Int]]]? = nil) {
         rank = topK.map { row in row.indices.map { $0 == 0 ? row[0] : max(0, row[$0] - row[$0 - 1]) } }
+        self.joint = joint
+        self.sequences = sequences
     }
 
     public var heads: Int { rank.count }
     public var width: Int { rank.map(\.count).min() ?? 0 }
+
+    /// The same table valuing paths without the joint figures (Medusa's independence assumption); the rank sequences,
+    /// which describe the text rather than a model of it, are kept.
+    public var independent: HeadAccuracyTable { HeadAccuracyTable(rank: rank, sequences: sequences) }
+
+    /// The chance that every guess on `path` is right: measured jointly when the table has joint figures, else the
+    /// product of the per-rank accuracies. 0 for a path deeper or wider than the table.
+    public func value(_ path: [Int]) -> Double {
+        guard path.count <= heads, path.enumerated().allSatisfy({ $0.element >= 0 && $0.element < rank[$0.offset].count }) else { return 0 }
+        if let joint { return joint[path] ?? 0 }
+        return path.enumerated().reduce(1) { $0 * rank[$1.offset][$1.element] }
+    }
 
     /// Reads a table from the JSON of `hydrasim heads accuracy` (`{"top_k": [[...], ...]}`), its CSV
     /// (`head,top1,...`), or a Medusa training-log CSV with `medusa{k}_top{r}` columns, one run per row
@@ -23,13 +50,34 @@ public struct HeadAccuracyTable: Equatable, Sendable {
             throw TreeError("\(path): cannot read the accuracy table")
         }
         if text.trimmingCharacters(in: .whitespaces).hasPrefix("{") {
-            struct Report: Decodable { var topK: [[Double]] }
+            struct PathAcceptance: Decodable { var path: [Int]; var accepted: Double }
+            struct Report: Decodable { var topK: [[Double]]; var paths: [PathAcceptance]?; var sequences: [[[Int]]]? }
             let decoder = JSONDecoder()
             decoder.keyDecodingStrategy = .convertFromSnakeCase
             guard let report = try? decoder.decode(Report.self, from: data), !report.topK.isEmpty else {
                 throw TreeError("\(path): JSON without a \"top_k\" table (expected the output of `hydrasim heads accuracy --format json`)")
             }
-            return try checked(HeadAccuracyTable(topK: report.topK), path: path)
+            var joint: [[Int]: Double]?
+            if let paths = report.paths, !paths.isEmpty {
+                var table: [[Int]: Double] = [:]
+                for p in paths {
+                    guard !p.path.isEmpty, p.path.count <= report.topK.count, p.path.allSatisfy({ $0 >= 0 && $0 < report.topK[0].count }) else {
+                        throw TreeError("\(path): path \(p.path) does not fit a table of \(report.topK.count) heads and \(report.topK[0].count) ranks")
+                    }
+                    guard p.accepted >= 0 && p.accepted <= 1 else { throw TreeError("\(path): path \(p.path)'s acceptance \(p.accepted) is not in [0, 1]") }
+                    table[p.path] = p.accepted
+                }
+                joint = table
+            }
+            if let sequences = report.sequences {
+                let K = report.topK.count, R = report.topK[0].count
+                for run in sequences {
+                    for ranks in run where ranks.count != K || ranks.contains(where: { $0 < -1 || $0 >= R }) {
+                        throw TreeError("\(path): sequence entry \(ranks) is not \(K) ranks in -1..<\(R)")
+                    }
+                }
+            }
+            return try checked(HeadAccuracyTable(topK: report.topK, joint: joint, sequences: report.sequences.flatMap { $0.isEmpty ? nil : $0 }), path: path)
         }
         let lines = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
         guard let header = lines.first.map(csvFields) else { throw TreeError("\(path): empty accuracy table") }
@@ -102,8 +150,9 @@ public struct HeadAccuracyTable: Equatable, Sendable {
 
 /// Medusa's greedy tree search (reference §3; Cai et al. 2024, §3.3.3 and `generate_medusa_choices`).
 ///
-/// The value of node `[r1, ..., rk]` is `Π a[i][r_i]`, the chance that its whole path is accepted when
-/// heads are independent. Starting from `[0]`, the frontier node (next sibling, or first child) with the
+/// The value of node `[r1, ..., rk]` is the chance that its whole path is accepted: measured jointly when the
+/// table has joint figures, else `Π a[i][r_i]` (heads assumed independent, Medusa's way, which underrates Hydra's
+/// heads: each sees the guesses before it). Starting from `[0]`, the frontier node (next sibling, or first child) with the
 /// highest value is added until the budget is spent. Predicted tau = 1 + the sum of the values.
 public enum GreedyTreeSearch {
     public struct Choice: Codable, Equatable, Sendable {
@@ -111,6 +160,8 @@ public enum GreedyTreeSearch {
         public var value: Double
         /// Predicted tau of the tree made of this node and all before it.
         public var predictedTau: Double
+        /// Tau of that tree replayed on the table's measured ranks (nil when the table has none).
+        public var replayedTau: Double?
     }
 
     /// The `nodes` best paths in the order they were added (ties: the shorter, then lexicographically first).
@@ -119,7 +170,7 @@ public enum GreedyTreeSearch {
         let w = min(width ?? table.width, table.width)
         guard nodes >= 1 else { throw TreeError("--nodes must be at least 1, got \(nodes)") }
         guard depth >= 1, w >= 1 else { throw TreeError("the accuracy table has no heads or ranks to build a tree from") }
-        func value(_ path: [Int]) -> Double { path.enumerated().reduce(1) { $0 * table.rank[$1.offset][$1.element] } }
+        func value(_ path: [Int]) -> Double { table.value(path) }
         var frontier: [[Int]] = [[0]]
         var chosen: [Choice] = []
         var tau = 1.0
@@ -133,19 +184,45 @@ public enum GreedyTreeSearch {
             let path = frontier.remove(at: best)
             let v = value(path)
             tau += v
-            chosen.append(Choice(path: path, value: v, predictedTau: tau))
+            chosen.append(Choice(path: path, value: v, predictedTau: tau,
+                                 replayedTau: table.sequences == nil ? nil : replayedTau(chosen.map(\.path) + [path], table)))
             if path.last! + 1 < w { frontier.append(Array(path.dropLast()) + [path.last! + 1]) }
             if path.count < depth { frontier.append(path + [0]) }
         }
         return chosen
     }
 
+    /// Tau of greedy decoding replayed on the table's measured ranks (nil without them): at each position a step emits
+    /// one token more than the depth of the deepest node of `paths` whose path the ranks there begin with, and moves past
+    /// them. Exact for greedy verification of the text the ranks were measured on (ties aside), where the sum of
+    /// node values averages over positions and so overrates trees that gain in runs of easy text crossed in few steps.
+    public static func replayedTau(_ paths: [[Int]], _ table: HeadAccuracyTable) -> Double? {
+        guard let sequences = table.sequences, !sequences.isEmpty else { return nil }
+        let nodes = Set(paths)
+        var tokens = 0, steps = 0
+        var prefix: [Int] = []
+        for run in sequences {
+            var j = 0
+            while j < run.count {
+                prefix.removeAll(keepingCapacity: true)
+                var accepted = 0
+                for r in run[j] {
+                    guard r >= 0 else { break }
+                    prefix.append(r)
+                    guard nodes.contains(prefix) else { break }
+                    accepted = prefix.count
+                }
+                tokens += 1 + accepted
+                steps += 1
+                j += 1 + accepted
+            }
+        }
+        return steps == 0 ? nil : Double(tokens) / Double(steps)
+    }
+
     /// Predicted tau of an existing tree under `table` (1 + the sum of its nodes' values).
     public static func predictedTau(_ tree: CandidateTree, _ table: HeadAccuracyTable) -> Double {
-        1 + tree.paths.reduce(0) { sum, path in
-            guard path.count <= table.heads, path.enumerated().allSatisfy({ $0.element < table.rank[$0.offset].count }) else { return sum }
-            return sum + path.enumerated().reduce(1) { $0 * table.rank[$1.offset][$1.element] }
-        }
+        1 + tree.paths.reduce(0) { $0 + table.value($1) }
     }
 }
 
@@ -156,10 +233,12 @@ public enum SpeedupTreeSearch {
     public struct Candidate: Codable, Equatable, Sendable {
         public var nodes: Int
         public var predictedTau: Double
+        /// Tau replayed on measured ranks, when the accuracy table has them (then the projection uses it).
+        public var replayedTau: Double?
         /// Seconds of one verification pass over the tree (root included) and of drafting it.
         public var verifySeconds: Double
         public var draftSeconds: Double
-        /// predicted tau / ((verify + draft) / one-token pass).
+        /// (replayed, else predicted) tau / ((verify + draft) / one-token pass).
         public var projectedSpeedup: Double
     }
 
@@ -171,9 +250,9 @@ public enum SpeedupTreeSearch {
         return chosen.indices.map { i in
             let paths = chosen[...i].map(\.path)
             let verify = passSeconds(i + 2), draft = draftSeconds(paths)
-            let tau = chosen[i].predictedTau
-            return Candidate(nodes: i + 1, predictedTau: tau, verifySeconds: verify, draftSeconds: draft,
-                             projectedSpeedup: tau / ((verify + draft) / one))
+            let tau = chosen[i].replayedTau ?? chosen[i].predictedTau
+            return Candidate(nodes: i + 1, predictedTau: chosen[i].predictedTau, replayedTau: chosen[i].replayedTau, verifySeconds: verify,
+                             draftSeconds: draft, projectedSpeedup: tau / ((verify + draft) / one))
         }
     }
 

@@ -191,12 +191,13 @@ func measurePassSeconds(_ model: Transformer, sizes: [Int], repeats: Int = 31) t
     let state = model.makeState(cacheCapacity: model.config.maxSequenceLength)
     let prompt = (0..<prefix).map { 3 + $0 % 200 }
     _ = model.forward(tokens: prompt, positions: Array(0..<prefix), mask: .causal(prefix: 0, count: prefix), state: state)
-    var result: [Int: Double] = [:]
     let clock = ContinuousClock()
-    for n in sizes {
-        // A chain-shaped tree (causal mask): the cost of a pass depends on n, not on the shape.
-        var times: [Double] = []
-        for _ in 0..<max(1, repeats) {
+    let distinct = Array(Set(sizes)).sorted()
+    // A chain-shaped tree (causal mask): the cost of a pass depends on n, not on the shape. The sizes take turns, one
+    // pass each per round, so that the machine's drift between seconds hits every size alike.
+    var times = [[Double]](repeating: [], count: distinct.count)
+    for _ in 0..<max(1, repeats) {
+        for (i, n) in distinct.enumerated() {
             let start = clock.now
             if n == 1 {
                 _ = model.forward(token: 5, state: state)
@@ -204,12 +205,11 @@ func measurePassSeconds(_ model: Transformer, sizes: [Int], repeats: Int = 31) t
                 _ = model.forward(tokens: [Int](repeating: 5, count: n), positions: (0..<n).map { prefix + $0 },
                                   mask: .causal(prefix: prefix, count: n), state: state)
             }
-            times.append((clock.now - start).seconds)
+            times[i].append((clock.now - start).seconds)
             state.cache.truncate(to: prefix)
         }
-        result[n] = times.sorted()[times.count / 2]
     }
-    return result
+    return Dictionary(uniqueKeysWithValues: distinct.indices.map { (distinct[$0], times[$0].sorted()[times[$0].count / 2]) })
 }
 
 /// Median seconds of one drafting step with `proposer` (a fixed hidden state; the cost does not depend on its values):

@@ -60,11 +60,17 @@ struct TreeCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Choose a tree of N nodes from per-head accuracies (Medusa's greedy search) and predict its tau.",
             discussion: """
-            The value of a node is the product of its path's rank accuracies; the frontier node with the highest
-            value is added until N nodes are chosen. Predicted tau = 1 + the sum of the values (assumes heads are
-            independent, which Hydra's are not: measure with `hydrasim bench`).
+            The value of a node is the chance that its whole rank path is accepted: measured jointly when the table
+            comes from `hydrasim heads accuracy --format json` (its "paths"), else the product of the path's rank
+            accuracies (heads assumed independent, as Medusa's search does; --independent forces it). The frontier
+            node with the highest value is added until N nodes are chosen. Predicted tau = 1 + the sum of the values.
+            Such a table also holds each head's rank at every position in text order; greedy decoding is replayed on
+            it (a step accepts the deepest node its ranks match and moves past what it emits), which gives the tau
+            `hydrasim bench` measures on the same text ("replayed tau"; --objective speedup uses it).
             Examples:
               hydrasim heads accuracy --heads Fixtures/models/house/hydra.heads --format json > acc.json
+              hydrasim heads accuracy --heads Fixtures/models/house/hydra-distilled.heads --split bench --format json > bench-acc.json
+              hydrasim tree optimize --accuracies bench-acc.json --nodes 10 --objective speedup --heads Fixtures/models/house/hydra-distilled.heads --format text
               hydrasim tree optimize --accuracies acc.json --nodes 15 --out tree15.json
               hydrasim tree optimize --accuracies medusa_head_accuracy.csv --row 7b --nodes 63 --width 10
             """
@@ -77,21 +83,30 @@ struct TreeCommand: ParsableCommand {
         @Option(name: .customLong("max-depth"), help: "Deepest path (default: the number of heads in the table).") var maxDepth: Int?
         @Option(name: .long, help: "Candidates per head (default: every rank in the table).") var width: Int?
         @Option(name: .long, help: "json or text.") var format = "json"
+        @Flag(name: .long, help: "Value paths by the product of per-rank accuracies even when the table has joint figures (Medusa's assumption).")
+        var independent = false
         @Option(name: .long, help: "Also write the chosen paths as a tree file usable with --tree.") var out: String?
         @Option(name: .long, help: "tau: the N nodes with the highest expected acceptance (Medusa's search); speedup: of the greedy trees of 1...N nodes, the one with the highest projected speedup on this machine (measured pass and draft times; needs --heads).")
         var objective = "tau"
         @Option(name: .long, help: "With --objective speedup: the heads that will draft the tree (their drafting is timed).") var heads: String?
         @Option(name: .customLong("head-precision"), help: "With --objective speedup: the precision the heads draft in (f16 or f32).")
         var headPrecision: WeightPrecision = .half
+        @Option(name: .long, help: "With --objective speedup: timed passes per tree size (the sizes take turns; the median counts).")
+        var repeats = 101
         @OptionGroup var model: ModelOptions
 
         struct Report: Encodable {
             var accuracies: String
+            /// "joint" (measured path acceptance) or "independent" (products of per-rank accuracies).
+            var acceptanceModel: String
             var nodes: Int
             var paths: [[Int]]
             var values: [Double]
             var predictedTau: Double
             var predictedTauByNodes: [Double]
+            /// Tau of greedy decoding replayed on the table's measured ranks (tables from `heads accuracy --format json`).
+            var replayedTau: Double?
+            var replayedTauByNodes: [Double]?
             /// With --objective speedup: every candidate tree's measured costs and projected speedup.
             var candidates: [SpeedupTreeSearch.Candidate]?
         }
@@ -102,23 +117,26 @@ struct TreeCommand: ParsableCommand {
             if let maxDepth, maxDepth < 1 { throw CLIError("--max-depth must be at least 1, got \(maxDepth)") }
             if let width, width < 1 { throw CLIError("--width must be at least 1, got \(width)") }
             if !["tau", "speedup"].contains(objective) { throw CLIError("--objective must be tau or speedup, got \(objective)") }
+            if repeats < 1 { throw CLIError("--repeats must be at least 1, got \(repeats)") }
             if objective == "speedup" && heads == nil { throw CLIError("--objective speedup needs --heads (the heads whose drafting is timed)") }
         }
 
         func run() throws {
-            let table = try HeadAccuracyTable.read(accuracies, row: row)
+            let read = try HeadAccuracyTable.read(accuracies, row: row)
+            let table = independent ? read.independent : read
             var chosen = try GreedyTreeSearch.search(table, nodes: nodes, maxDepth: maxDepth, width: width)
             if chosen.count < nodes { printError("only \(chosen.count) nodes fit within depth and width limits") }
             var candidates: [SpeedupTreeSearch.Candidate]?
             if objective == "speedup", let heads {
                 let transformer = try model.loadModel()
                 let set = try DraftHeadsFile.read(heads, base: transformer.weights)
-                let passes = try measurePassSeconds(transformer, sizes: Array(1...(chosen.count + 1)))
+                let passes = try measurePassSeconds(transformer, sizes: Array(1...(chosen.count + 1)), repeats: repeats)
                 let evaluated = SpeedupTreeSearch.evaluate(chosen, passSeconds: { passes[$0] ?? .infinity }) { paths in
                     guard let tree = try? CandidateTree(paths: paths),
                           let proposer = try? TreeProposer(heads: set, tree: tree, embedding: transformer.weights.tokenEmbedding, precision: headPrecision)
                     else { return .infinity }
-                    return measureDraftSeconds(proposer, dim: transformer.config.dim, accepted: max(1, Int(GreedyTreeSearch.predictedTau(tree, table).rounded())))
+                    let tau = GreedyTreeSearch.replayedTau(paths, table) ?? GreedyTreeSearch.predictedTau(tree, table)
+                    return measureDraftSeconds(proposer, dim: transformer.config.dim, accepted: max(1, Int(tau.rounded())))
                 }
                 candidates = evaluated
                 if let best = SpeedupTreeSearch.best(evaluated) { chosen = Array(chosen.prefix(best.nodes)) }
@@ -127,19 +145,24 @@ struct TreeCommand: ParsableCommand {
                 let data = Data(("{\"paths\": [" + chosen.map { $0.path.description }.joined(separator: ", ") + "]}\n").utf8)
                 try AtomicFile.write(data, to: out)
             }
-            let report = Report(accuracies: accuracies, nodes: chosen.count, paths: chosen.map(\.path), values: chosen.map(\.value),
-                                predictedTau: chosen.last?.predictedTau ?? 1, predictedTauByNodes: chosen.map(\.predictedTau), candidates: candidates)
+            let report = Report(accuracies: accuracies, acceptanceModel: table.joint == nil ? "independent" : "joint", nodes: chosen.count, paths: chosen.map(\.path), values: chosen.map(\.value),
+                                predictedTau: chosen.last?.predictedTau ?? 1, predictedTauByNodes: chosen.map(\.predictedTau),
+                                replayedTau: chosen.last?.replayedTau, replayedTauByNodes: table.sequences == nil ? nil : chosen.map { $0.replayedTau ?? 1 },
+                                candidates: candidates)
             if format == "json" { return try printJSON(report) }
             if let candidates {
-                print("nodes  predicted tau  verify ms  draft ms  projected speedup")
+                print("nodes  predicted tau  replayed tau  verify ms  draft ms  projected speedup")
                 for c in candidates {
-                    print(String(format: "%5d  %13.3f  %9.3f  %8.3f  %16.2fx%@", c.nodes, c.predictedTau, c.verifySeconds * 1e3, c.draftSeconds * 1e3,
-                                 c.projectedSpeedup, c.nodes == chosen.count ? "  <- chosen" : ""))
+                    let replayed = c.replayedTau.map { String(format: "%12.3f", $0) } ?? String(repeating: " ", count: 11) + "-"
+                    print(String(format: "%5d  %13.3f  %@  %9.3f  %8.3f  %16.2fx%@", c.nodes, c.predictedTau, replayed as NSString,
+                                 c.verifySeconds * 1e3, c.draftSeconds * 1e3, c.projectedSpeedup, c.nodes == chosen.count ? "  <- chosen" : ""))
                 }
             }
-            print("\(chosen.count) nodes from \(accuracies): predicted tau \(String(format: "%.3f", report.predictedTau))")
+            let replayed = report.replayedTau.map { String(format: ", replayed on the measured ranks %.3f", $0) } ?? ""
+            print("\(chosen.count) nodes from \(accuracies) (\(report.acceptanceModel) path acceptance): predicted tau \(String(format: "%.3f", report.predictedTau))\(replayed)")
             for (i, c) in chosen.enumerated() {
-                print(String(format: "%3d  %-20@ value %.4f  tau %.3f", i + 1, c.path.description as NSString, c.value, c.predictedTau))
+                let r = c.replayedTau.map { String(format: "  replayed %.3f", $0) } ?? ""
+                print(String(format: "%3d  %-20@ value %.4f  tau %.3f%@", i + 1, c.path.description as NSString, c.value, c.predictedTau, r as NSString))
             }
         }
     }

@@ -48,6 +48,37 @@ struct DraftHeadSetTests {
         #expect(HeadAccuracy.measure(set, data: data, embedding: Self.base.tokenEmbedding, top: 1).positions == 64 - 3)
     }
 
+    @Test("joint path acceptance and rank sequences agree with the per-head table and with each other")
+    func jointAccuracy() {
+        let set = DraftHeadSet(kind: .hydra, heads: 3, blocks: 1, base: Self.base)
+        var rng = XorShiftRandom(seed: 12)
+        for (_, t) in set.namedTensors { for i in 0..<t.count { t[i] += 0.5 * rng.nextGaussian() } }
+        let model = Transformer(weights: Self.base)
+        let tokens: [Int32] = (0..<96).map { _ in Int32(2 + rng.next() % 30) }
+        let data = BaseHiddenStates(model: model, tokens: tokens)
+        let accuracy = HeadAccuracy.measure(set, data: data, embedding: Self.base.tokenEmbedding, top: 8, segment: 32, skipping: 4)
+        // One run per segment, one entry of 3 ranks per position.
+        #expect(accuracy.sequences.count == 3)
+        #expect(accuracy.sequences.reduce(0) { $0 + $1.count } == accuracy.positions)
+        let flat = accuracy.sequences.flatMap { $0 }
+        #expect(flat.allSatisfy { $0.count == 3 && $0.allSatisfy { $0 >= -1 && $0 < 8 } })
+        // Head 1's rank-r share of the sequences is the table's rank-r accuracy.
+        for r in 0..<8 {
+            let share = Double(flat.filter { $0[0] == r }.count) / Double(accuracy.positions)
+            let rank = r == 0 ? accuracy.topK[0][0] : accuracy.topK[0][r] - accuracy.topK[0][r - 1]
+            #expect(abs(share - rank) < 1e-12)
+        }
+        // Every listed path's figure is the share of positions whose ranks begin with it, and no deeper path beats its parent.
+        #expect(!accuracy.paths.isEmpty)
+        let byPath = Dictionary(uniqueKeysWithValues: accuracy.paths.map { ($0.path, $0.accepted) })
+        for p in accuracy.paths {
+            let count = flat.filter { Array($0.prefix(p.path.count)) == p.path }.count
+            #expect(count >= HeadAccuracy.PathAcceptance.minimumCount)
+            #expect(abs(p.accepted - Double(count) / Double(accuracy.positions)) < 1e-12)
+            if p.path.count > 1 { #expect(p.accepted <= byPath[Array(p.path.dropLast())]!) }
+        }
+    }
+
     @Test("sequential dependence: a Hydra node's distribution follows its path; a Medusa head's cannot")
     func sequentialDependence() {
         func randomised(_ kind: DraftHeadKind) -> DraftHeadSet {

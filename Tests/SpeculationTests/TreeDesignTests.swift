@@ -24,6 +24,72 @@ struct TreeDesignTests {
         #expect(try GreedyTreeSearch.search(table, nodes: 3, maxDepth: 1).map(\.path) == [[0], [1]])
     }
 
+    @Test("joint path acceptance replaces the independence product, and the search follows it, hand-checked")
+    func jointSearch() throws {
+        // Independent values: [0] .6, [0,0] .3, [1] .2. Measured together the second guess is right after a right
+        // first one far more often: [0,0] .5, and [0,1] was never seen.
+        let joint: [[Int]: Double] = [[0]: 0.6, [1]: 0.2, [0, 0]: 0.5, [1, 0]: 0.01]
+        let table = HeadAccuracyTable(rank: [[0.6, 0.2], [0.5, 0.1]], joint: joint)
+        #expect(table.value([0, 0]) == 0.5)
+        #expect(table.value([0, 1]) == 0)
+        #expect(table.independent.value([0, 0]) == 0.3)
+        #expect(table.value([0, 0, 0]) == 0, "deeper than the table")
+        let chosen = try GreedyTreeSearch.search(table, nodes: 3)
+        #expect(chosen.map(\.path) == [[0], [0, 0], [1]])
+        #expect(abs(chosen.last!.predictedTau - 2.3) < 1e-12)
+        #expect(abs(GreedyTreeSearch.predictedTau(try CandidateTree(paths: [[0], [0, 0]]), table) - 2.1) < 1e-12)
+    }
+
+    @Test("decoding replayed on measured ranks: each step accepts the deepest matching node and moves past it, hand-checked")
+    func replayedTau() throws {
+        // One run of 5 positions, two heads; -1 is a miss.
+        let run = [[0, 0], [0, -1], [1, 0], [0, 0], [-1, 0]]
+        let table = HeadAccuracyTable(rank: [[0.6, 0.2], [0.5, 0.1]], sequences: [run])
+        // chain-1: position 0 accepts [0] (2 tokens), 2 rejects (1), 3 accepts (2): 5 tokens in 3 steps.
+        #expect(GreedyTreeSearch.replayedTau([[0]], table) == 5.0 / 3)
+        // chain-2: position 0 accepts [0, 0] (3 tokens), 3 accepts [0, 0] (3): 6 in 2 steps, where the mean over
+        // positions of the accepted nodes (1 + (2 + 1 + 0 + 2 + 0) / 5 = 2.0) would predict less.
+        #expect(GreedyTreeSearch.replayedTau([[0], [0, 0]], table) == 3)
+        // [0] and [1]: positions 0 and 2 each accept one node ([1, 0] is not in the tree), 4 misses: 5 tokens in 3 steps.
+        #expect(GreedyTreeSearch.replayedTau([[0], [1]], table) == 5.0 / 3)
+        // With [1, 0] too, position 2 accepts two nodes and the step after it is past the run: 5 tokens in 2 steps.
+        #expect(GreedyTreeSearch.replayedTau([[0], [1], [1, 0]], table) == 2.5)
+        // Two runs are replayed separately: a run of one miss adds one step of one token.
+        let two = HeadAccuracyTable(rank: table.rank, sequences: [run, [[-1, -1]]])
+        #expect(GreedyTreeSearch.replayedTau([[0], [0, 0]], two) == 7.0 / 3)
+        #expect(GreedyTreeSearch.replayedTau([[0]], HeadAccuracyTable(rank: table.rank)) == nil)
+        // The greedy search reports it for every prefix of its choice.
+        let chosen = try GreedyTreeSearch.search(table, nodes: 2)
+        #expect(chosen.map(\.replayedTau) == [5.0 / 3, 3])
+    }
+
+    @Test("accuracy tables with joint paths and rank sequences are read, and malformed ones refused with the reason")
+    func readJointTable() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hydrasim-joint-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func write(_ text: String) -> String {
+            let path = dir.appendingPathComponent("\(UUID().uuidString).json").path
+            FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+            return path
+        }
+        let good = write(#"{"top_k": [[0.6, 0.8], [0.5, 0.6]], "paths": [{"path": [0], "accepted": 0.6}, {"path": [0, 0], "accepted": 0.45}], "sequences": [[[0, 0], [1, -1]]]}"#)
+        let table = try HeadAccuracyTable.read(good)
+        #expect(table.value([0, 0]) == 0.45)
+        #expect(table.sequences == [[[0, 0], [1, -1]]])
+        // Old tables (no paths) still read, valued as independent.
+        let old = try HeadAccuracyTable.read(write(#"{"top_k": [[0.6, 0.8], [0.5, 0.6]]}"#))
+        #expect(old.joint == nil && abs(old.value([0, 0]) - 0.3) < 1e-12)
+        for (text, reason) in [
+            (#"{"top_k": [[0.6, 0.8]], "paths": [{"path": [0, 0], "accepted": 0.5}]}"#, "does not fit"),
+            (#"{"top_k": [[0.6, 0.8]], "paths": [{"path": [0], "accepted": 1.5}]}"#, "not in [0, 1]"),
+            (#"{"top_k": [[0.6, 0.8]], "sequences": [[[2]]]}"#, "is not 1 ranks"),
+        ] {
+            #expect(throws: TreeError.self) { try HeadAccuracyTable.read(write(text)) }
+            do { _ = try HeadAccuracyTable.read(write(text)) } catch { #expect("\(error)".contains(reason), "\(error)") }
+        }
+    }
+
     @Test("speedup search: of the greedy trees, the one whose tau pays most for its measured pass and draft cost, hand-checked")
     func speedupSearch() throws {
         // Values [0] .6, [0,0] .3, [1] .2: tau 1.6, 1.9, 2.1 for 1, 2, 3 nodes.
