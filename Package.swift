@@ -75,7 +75,10 @@ let package = Package(
             dependencies: ["TestSupport", "LanguageModel", "Numerics"]
         ),
         .testTarget(name: "DraftHeadsTests", dependencies: ["TestSupport", "DraftHeads", "LanguageModel", "Numerics"]),
-        .testTarget(name: "SpeculationTests", dependencies: ["TestSupport", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
+        // Counts the test thread's heap allocations (interposes malloc and friends on Linux/glibc, forwarding each call to
+        // glibc's own allocator): a test-only dependency, for the test that decoding steps allocate only their record.
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
+        .testTarget(name: "SpeculationTests", dependencies: ["TestSupport", "CAllocationCounter", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         .testTarget(name: "VisualizationTests", dependencies: ["TestSupport", "CZlib", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         .testTarget(name: "LessonsTests", dependencies: ["TestSupport", "Lessons", "REPL", "Speculation", "LanguageModel", "Numerics"]),
         .testTarget(name: "REPLTests", dependencies: ["TestSupport", "REPL", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),

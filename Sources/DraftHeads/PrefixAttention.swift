@@ -191,8 +191,9 @@ public final class PrefixAttentionState {
         reserve(rows: 1)
     }
 
-    /// Makes room for passes of `n` rows.
-    func reserve(rows n: Int) {
+    /// Makes room for passes of `n` rows (a longer pass grows the buffers itself; reserving up front keeps later passes
+    /// from allocating).
+    public func reserve(rows n: Int) {
         guard n > rows else { return }
         let c = layer.config
         xb = Tensor(zeros: [n, c.dim]); q = Tensor(zeros: [n, c.dim]); mid = Tensor(zeros: [n, c.dim]); out = Tensor(zeros: [n, c.dim])
@@ -218,6 +219,15 @@ public final class PrefixAttentionState {
     public func feed(rows hidden: [UnsafePointer<Float>]) -> UnsafeMutablePointer<Float> {
         guard !hidden.isEmpty else { return output.pointer }
         return pass(count: hidden.count) { hidden[$0] }
+    }
+
+    /// Feeds `count` consecutive base hidden states `rows (count, D)` of the next accepted tokens in one pass, as
+    /// `feed(rows:)` does, without a list of row pointers: allocates nothing once `reserve(rows: count)` was made.
+    @discardableResult
+    public func feed(consecutive rows: UnsafePointer<Float>, count: Int) -> UnsafeMutablePointer<Float> {
+        guard count > 0 else { return output.pointer }
+        let D = layer.config.dim
+        return pass(count: count) { rows + $0 * D }
     }
 
     /// The layer over `n` new rows `row(i) (D)` at the next cache slots.

@@ -112,14 +112,23 @@ public struct AttentionMask: Equatable, Sendable {
         let n = parents.count
         let words = (n + 63) / 64
         var bits = [UInt64](repeating: 0, count: n * words)
+        parents.withUnsafeBufferPointer { p in bits.withUnsafeMutableBufferPointer { writeTreeBits(parents: p, into: $0.baseAddress!) } }
+        return AttentionMask(rows: n, columns: prefix + n, sharedPrefix: prefix, wordsPerRow: words, bits: bits)
+    }
+
+    /// Writes the tree part of `tree(prefix:parents:)` into `bits (n, (n + 63) / 64)`, `n = parents.count`: row `i` is
+    /// its parent's row (its ancestors) plus bit `i`. For a chain (`parents[i] = i - 1`) these are `causal`'s bits.
+    /// Allocates nothing (the batched forward's tree pass writes them into its workspace).
+    public static func writeTreeBits(parents: UnsafeBufferPointer<Int>, into bits: UnsafeMutablePointer<UInt64>) {
+        let n = parents.count
+        let words = (n + 63) / 64
         for i in 0..<n {
             let parent = parents[i]
             precondition(parent < i, "parent of node \(i) must come before it")
-            // Row i = row of its parent (its ancestors) plus itself.
-            if parent >= 0 { for w in 0..<words { bits[i * words + w] = bits[parent * words + w] } }
-            bits[i * words + i / 64] |= 1 << UInt64(i % 64)
+            let row = bits + i * words
+            if parent >= 0 { row.update(from: bits + parent * words, count: words) } else { row.update(repeating: 0, count: words) }
+            row[i / 64] |= 1 << UInt64(i % 64)
         }
-        return AttentionMask(rows: n, columns: prefix + n, sharedPrefix: prefix, wordsPerRow: words, bits: bits)
     }
 
     /// The same tree part after another prefix length (O(rows · words), no flags).

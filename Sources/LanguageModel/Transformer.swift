@@ -80,6 +80,31 @@ public final class Transformer: @unchecked Sendable {
                            logitsBase: ws.logits.pointer, hiddenBase: ws.hidden.pointer)
     }
 
+    /// Runs a tree of new tokens after the cached prefix: the same pass as `forward(tokens:positions:mask:state:)` with
+    /// `mask = .tree(prefix: cache.count, parents: parents)` (for a chain, `parents[i] = i - 1`, that is `.causal`), without
+    /// building the mask: its bits are written into the state's workspace. Allocates nothing once the workspace has
+    /// room for `tokens.count` rows (tree verification every step).
+    ///
+    /// `parents[i] < i` is token `i`'s parent among the new tokens (-1: the prefix only); token `i` sees the prefix, itself
+    /// and its ancestors. The output lives in `state`'s workspace until the next batched call.
+    public func forward(tokens: UnsafeBufferPointer<Int>, positions: UnsafeBufferPointer<Int>, parents: UnsafeBufferPointer<Int>,
+                        state s: InferenceState) -> BatchOutput {
+        let n = tokens.count
+        let prefix = s.cache.count
+        precondition(n > 0, "no tokens to run")
+        precondition(positions.count == n, "\(positions.count) position ids for \(n) tokens")
+        precondition(parents.count == n, "\(parents.count) parents for \(n) tokens")
+        precondition(prefix + n <= s.cache.capacity, "KV cache of \(s.cache.capacity) slots cannot take \(n) more after \(prefix)")
+        for t in tokens { precondition(t >= 0 && t < config.vocabularySize, "token \(t) outside the vocabulary") }
+        // The workspace `pass` takes (the same object: it has room for n rows on these threads).
+        let ws = s.workspace(tokens: n, threads: (s.kernelPool ?? KernelPool.shared).threads)
+        AttentionMask.writeTreeBits(parents: parents, into: ws.treeBits)
+        let visible = AttentionBits(rows: n, columns: prefix + n, sharedPrefix: prefix, wordsPerRow: (n + 63) / 64, bits: ws.treeBits)
+        pass(tokens: tokens.baseAddress!, positions: positions.baseAddress!, visible: visible, state: s)
+        return BatchOutput(count: n, vocabularySize: config.vocabularySize, dim: config.dim,
+                           logitsBase: ws.logits.pointer, hiddenBase: ws.hidden.pointer)
+    }
+
     /// The forward pass of `visible.rows` tokens written after the cached prefix: final hidden states to
     /// `hiddenOut (n, D)`, logits to `logitsOut (n, V)` (default: the returned workspace's `hidden` and
     /// `logits`). Inputs are checked by the callers.
@@ -209,10 +234,14 @@ final class BatchWorkspace {
     let tokens: Int
     let threads: Int
     let x, xb, xb2, q, hb, hb2, hidden, logits, cos, sin, scores: Tensor
+    /// `(n, (n + 63) / 64)` tree attention bits of a tree pass (`Transformer.forward(tokens:positions:parents:state:)`).
+    let treeBits: UnsafeMutablePointer<UInt64>
 
     init(config c: ModelConfig, tokens n: Int, threads: Int, columns: Int) {
         self.tokens = n
         self.threads = threads
+        treeBits = .allocate(capacity: max(n * ((n + 63) / 64), 1))
+        treeBits.initialize(repeating: 0, count: max(n * ((n + 63) / 64), 1))
         x = Tensor(zeros: [n, c.dim])
         xb = Tensor(zeros: [n, c.dim])
         xb2 = Tensor(zeros: [n, c.dim])
@@ -225,4 +254,6 @@ final class BatchWorkspace {
         sin = Tensor(zeros: [n, c.headSize / 2])
         scores = Tensor(zeros: [threads, KernelPool.attentionScratch(columns: columns)])
     }
+
+    deinit { treeBits.deallocate() }
 }

@@ -22,6 +22,17 @@ public protocol DecodingModel: AnyObject {
     /// so a prompt is a chain (`parents[i] = i - 1`) and a candidate tree is its parent list (tree attention).
     /// Returns views of the logits `(n, V)` and hidden states `(n, D)` valid until the next call.
     func forward(tokens: [Int], parents: [Int], positions: [Int], cache: any DecodingCache) -> DecodingOutput
+    /// The same pass on buffers the caller owns (the session's verification pass every step): allocates nothing for a
+    /// `Transformer`. The default copies them into arrays for `forward(tokens:parents:positions:cache:)`.
+    func forward(tokens: UnsafeBufferPointer<Int>, parents: UnsafeBufferPointer<Int>, positions: UnsafeBufferPointer<Int>,
+                 cache: any DecodingCache) -> DecodingOutput
+}
+
+extension DecodingModel {
+    public func forward(tokens: UnsafeBufferPointer<Int>, parents: UnsafeBufferPointer<Int>, positions: UnsafeBufferPointer<Int>,
+                        cache: any DecodingCache) -> DecodingOutput {
+        forward(tokens: Array(tokens), parents: Array(parents), positions: Array(positions), cache: cache)
+    }
 }
 
 /// The per-sequence state of a `DecodingModel`: filled slots and the two ways a speculative step cuts them back.
@@ -73,11 +84,18 @@ extension Transformer: DecodingModel {
     public func makeCache(capacity: Int) -> any DecodingCache { makeState(cacheCapacity: capacity) }
 
     public func forward(tokens: [Int], parents: [Int], positions: [Int], cache: any DecodingCache) -> DecodingOutput {
+        tokens.withUnsafeBufferPointer { t in
+            parents.withUnsafeBufferPointer { p in
+                positions.withUnsafeBufferPointer { forward(tokens: t, parents: p, positions: $0, cache: cache) }
+            }
+        }
+    }
+
+    /// Tree attention from `parents` (a chain's is causal attention), its bits written into the state's workspace.
+    public func forward(tokens: UnsafeBufferPointer<Int>, parents: UnsafeBufferPointer<Int>, positions: UnsafeBufferPointer<Int>,
+                        cache: any DecodingCache) -> DecodingOutput {
         guard let state = cache as? InferenceState else { preconditionFailure("a Transformer decodes with its own InferenceState") }
-        let prefix = state.cache.count
-        let isChain = parents.enumerated().allSatisfy { $0.element == $0.offset - 1 }
-        let mask: AttentionMask = isChain ? .causal(prefix: prefix, count: tokens.count) : .tree(prefix: prefix, parents: parents)
-        let out = forward(tokens: tokens, positions: positions, mask: mask, state: state)
+        let out = forward(tokens: tokens, positions: positions, parents: parents, state: state)
         return DecodingOutput(count: out.count, vocabularySize: out.vocabularySize, hiddenSize: out.dim,
                               logits: UnsafePointer(out.logits(0).baseAddress!), hidden: UnsafePointer(out.hidden(0).baseAddress!))
     }

@@ -58,6 +58,21 @@ public final class DecodingSession {
     private let capacity: Int
     private var lastRunDetails: StepDetails?
 
+    // Scratch a step reuses (sized at the start, grown when a larger drafter runs), so that a step allocates only its record.
+    /// Prompt and emitted tokens, oldest first (`context`, what drafters that read the text see).
+    private var contextTokens: [Int]
+    /// `(D)` the state the heads read this step.
+    private let headStateBuffer: Tensor
+    /// The drafted tree of the step being run, root first.
+    private var proposal: [DraftNode] = []
+    /// `(n)` the tree's tokens, parents and position ids, as the verification pass reads them.
+    private var verifyTokens: [Int] = []
+    private var verifyParents: [Int] = []
+    private var verifyPositions: [Int] = []
+    /// Cache slots of the accepted path, for KV compaction.
+    private var keptSlots: [Int] = []
+    private let verifier = TreeVerifier.Workspace()
+
     /// The state between steps: what `back` restores.
     struct Pending {
         var root: Int
@@ -87,11 +102,19 @@ public final class DecodingSession {
         self.drafter = drafter
         capacity = model.contextLength + max(drafter.proposer.maxNodeCount, extraCapacity)
         cache = model.makeCache(capacity: capacity)
+        let D = model.hiddenSize
+        headStateBuffer = Tensor(zeros: [D])
+        // Every step adds at least one token to the cache, which holds at most the context: room for all steps up front.
+        let mostSteps = model.contextLength + 1
+        contextTokens = prompt
+        contextTokens.reserveCapacity(prompt.count + mostSteps)
+        tokens.reserveCapacity(mostSteps)
+        steps.reserveCapacity(mostSteps)
+        snapshots.reserveCapacity(mostSteps + 1)
+        acceptedHidden.reserveCapacity(capacity * D)
         let clock = ContinuousClock()
         let start = clock.now
         let out = model.forward(tokens: prompt, parents: prompt.indices.map { $0 - 1 }, positions: Array(prompt.indices), cache: cache)
-        let D = model.hiddenSize
-        acceptedHidden.reserveCapacity((prompt.count + 64) * D)
         for i in 0..<prompt.count { acceptedHidden.append(contentsOf: UnsafeBufferPointer(start: out.hidden(i), count: D)) }
         var random = XorShiftRandom(seed: seed)
         let (root, p) = Self.pickRoot(out.logits(prompt.count - 1), vocabularySize: model.vocabularySize, rule: drafter.rule, random: &random)
@@ -100,7 +123,19 @@ public final class DecodingSession {
         if maxTokens == 0 { pending.stopReason = .maxTokens }
         if root == model.endToken { pending.stopReason = .bos }
         stopReason = pending.stopReason
-        snapshots = [pending]
+        snapshots.append(pending)
+        reserveScratch(for: drafter)
+    }
+
+    /// Sizes the step's scratch for `d`'s largest tree (a no-op once it has room).
+    private func reserveScratch(for d: Drafter) {
+        let n = d.proposer.maxNodeCount
+        proposal.reserveCapacity(n)
+        verifyTokens.reserveCapacity(n)
+        verifyParents.reserveCapacity(n)
+        verifyPositions.reserveCapacity(n)
+        keptSlots.reserveCapacity(n)
+        verifier.reserve(nodes: n, vocabularySize: model.vocabularySize)
     }
 
     /// The model's cache (for tools that inspect it: the REPL's `kv`, tests).
@@ -115,7 +150,7 @@ public final class DecodingSession {
     /// Tokens in the cache: prompt + emitted (the pending root is not in it yet).
     public var prefixLength: Int { pending.cacheCount }
     /// Prompt and emitted tokens so far.
-    public var context: [Int] { prompt + tokens }
+    public var context: [Int] { contextTokens }
     /// Mean tokens per step so far (tau).
     public var meanAcceptance: Double { steps.isEmpty ? 0 : Double(tokens.count) / Double(steps.count) }
 
@@ -128,6 +163,7 @@ public final class DecodingSession {
         if pending.cacheCount == model.contextLength {
             // The cache is full: the pending root is the last token, as in run.c (no step verifies it).
             tokens.append(pending.root)
+            contextTokens.append(pending.root)
             stopReason = .contextLimit
             pending.stopReason = .contextLimit
             pending.tokenCount = tokens.count
@@ -185,6 +221,7 @@ public final class DecodingSession {
         snapshots.removeSubrange((k + 1)...)
         pending = snapshots[k]
         tokens.removeSubrange(pending.tokenCount...)
+        contextTokens.removeSubrange((prompt.count + pending.tokenCount)...)
         cache.truncate(to: pending.cacheCount)
         acceptedHidden.removeSubrange((pending.cacheCount * model.hiddenSize)...)
         stopReason = pending.stopReason
@@ -220,6 +257,10 @@ public final class DecodingSession {
     // MARK: The step
 
     /// One step with `d`: draft, verify in one pass, accept, compact; updates `pending` when `advance`.
+    ///
+    /// Drafting, verification and compaction run on the session's scratch (and the proposer's, the verifier's and the
+    /// model's): after the first step a step allocates only its record, one array each for the nodes' records, the
+    /// accepted path and the emitted tokens (`AllocationTests` holds it to that).
     private func run(_ d: Drafter, number: Int, random: inout XorShiftRandom, advance: Bool) throws -> StepRecord {
         let clock = ContinuousClock()
         let stepStart = clock.now
@@ -230,83 +271,113 @@ public final class DecodingSession {
         guard prefix + maxNodes <= capacity else {
             throw SessionError("a tree of \(maxNodes) nodes does not fit after \(prefix) tokens (the cache holds \(capacity))")
         }
+        reserveScratch(for: d)
         // Draft (or, when no tree fits in the context any more, verify the root alone).
         let fits = prefix + maxNodes <= model.contextLength
-        var nodes: [DraftNode]
-        // `(D)` the state the heads read (also kept in the step's details); empty when no tree is drafted.
-        let heads = fits ? try headState(d, count: prefix) : []
         if fits {
-            nodes = heads.withUnsafeBufferPointer { d.proposer.propose(root: root, context: DraftContext(hidden: $0.baseAddress!, tokens: context)) }
+            // The state the heads read (also kept in the step's details) is in `headStateBuffer`.
+            let heads = try writeHeadState(d, count: prefix)
+            d.proposer.propose(root: root, context: DraftContext(hidden: heads, tokens: contextTokens), into: &proposal)
         } else {
-            nodes = [DraftNode(token: root, parent: -1, depth: 0, rank: 0, draftProbability: 1)]
+            proposal.removeAll(keepingCapacity: true)
+            proposal.append(DraftNode(token: root, parent: -1, depth: 0, rank: 0, draftProbability: 1))
         }
         let draftEnd = clock.now
         // Verify every node in one forward pass: tree attention after the prefix, positions prefix + depth.
-        let out = model.forward(tokens: nodes.map(\.token), parents: nodes.map(\.parent), positions: nodes.map { prefix + $0.depth }, cache: cache)
-        let verdict = TreeVerifier.verify(nodes: nodes, vocabularySize: V, rule: d.rule, rootProbability: pending.rootProbability,
-                                          random: &random) { out.logits($0) }
-        let path = verdict.path
+        verifyTokens.removeAll(keepingCapacity: true)
+        verifyParents.removeAll(keepingCapacity: true)
+        verifyPositions.removeAll(keepingCapacity: true)
+        for node in proposal {
+            verifyTokens.append(node.token)
+            verifyParents.append(node.parent)
+            verifyPositions.append(prefix + node.depth)
+        }
+        let out = verifyTokens.withUnsafeBufferPointer { tokens in
+            verifyParents.withUnsafeBufferPointer { parents in
+                verifyPositions.withUnsafeBufferPointer { model.forward(tokens: tokens, parents: parents, positions: $0, cache: cache) }
+            }
+        }
+        verifier.verify(nodes: proposal, vocabularySize: V, rule: d.rule, rootProbability: pending.rootProbability, random: &random) {
+            out.logits($0)
+        }
+        let path = verifier.path
         lastRunDetails = nil
         if capturesDetails {
-            let baseTop = nodes.indices.map { i in
+            let baseTop = proposal.indices.map { i in
                 d.rule.distribution(out.logits(i), count: V).withUnsafeBufferPointer { TokenProbability.top($0.baseAddress!, count: V, k: StepDetails.topCount) }
             }
-            lastRunDetails = StepDetails(drafter: d, headState: heads,
-                                         baseTop: baseTop)
+            lastRunDetails = StepDetails(drafter: d, headState: fits ? headStateBuffer.array : [], baseTop: baseTop)
         }
         // Keep the accepted path's keys and values right after the prefix.
-        cache.keep(path.map { prefix + $0 }, after: prefix)
+        keptSlots.removeAll(keepingCapacity: true)
+        for i in path { keptSlots.append(prefix + i) }
+        cache.keep(keptSlots, after: prefix)
         for i in path { acceptedHidden.append(contentsOf: UnsafeBufferPointer(start: out.hidden(i), count: D)) }
         let verifyEnd = clock.now
-        var emitted = path.map { nodes[$0].token }
+        // Emitted: the accepted tokens before any end token, at most what is left of maxTokens.
+        var emittedCount = path.count
         var reason: StopReason?
-        if let end = emitted.firstIndex(of: model.endToken) { emitted = Array(emitted[..<end]); reason = .bos }
-        if emitted.count > maxTokens - tokens.count { emitted = Array(emitted.prefix(maxTokens - tokens.count)) }
-        if reason == nil && tokens.count + emitted.count >= maxTokens { reason = .maxTokens }
-        if reason == nil && verdict.bonus == model.endToken { reason = .bos }
-        let records = nodes.indices.map {
-            NodeRecord(node: nodes[$0], baseProbability: verdict.baseProbabilities[$0], threshold: verdict.thresholds[$0], outcome: verdict.outcomes[$0])
+        if let end = path.firstIndex(where: { proposal[$0].token == model.endToken }) { emittedCount = end; reason = .bos }
+        emittedCount = min(emittedCount, maxTokens - tokens.count)
+        if reason == nil && tokens.count + emittedCount >= maxTokens { reason = .maxTokens }
+        if reason == nil && verifier.bonus == model.endToken { reason = .bos }
+        // The record: one array each for the nodes, the accepted path and the emitted tokens.
+        let outcomes = verifier.outcomes, baseProbabilities = verifier.baseProbabilities, thresholds = verifier.thresholds
+        let records = proposal.indices.map {
+            NodeRecord(node: proposal[$0], baseProbability: baseProbabilities[$0], threshold: thresholds[$0], outcome: outcomes[$0])
         }
-        let record = StepRecord(step: number, prefixLength: prefix, nodes: records, acceptedPath: path, emitted: emitted,
-                                bonus: verdict.bonus, bonusProbability: verdict.bonusProbability,
+        let emitted = path[..<emittedCount].map { proposal[$0].token }
+        let record = StepRecord(step: number, prefixLength: prefix, nodes: records, acceptedPath: Array(path), emitted: emitted,
+                                bonus: verifier.bonus, bonusProbability: verifier.bonusProbability,
                                 draftSeconds: (draftEnd - stepStart).seconds, verifySeconds: (verifyEnd - draftEnd).seconds)
         if advance {
             tokens += emitted
-            pending = Pending(root: verdict.bonus, rootProbability: verdict.bonusProbability, random: random, cacheCount: cache.count,
+            contextTokens += emitted
+            pending = Pending(root: verifier.bonus, rootProbability: verifier.bonusProbability, random: random, cacheCount: cache.count,
                               tokenCount: tokens.count, stopReason: reason)
         }
         return record
     }
 
-    /// The `(D)` state `d`'s heads read after `count` cached tokens: the last hidden state, or for heads with a
-    /// prefix-attention layer (Hydra++) that layer's output, its cache kept in step with the accepted tokens.
-    private func headState(_ d: Drafter, count: Int) throws -> [Float] {
+    /// Writes the `(D)` state `d`'s heads read after `count` cached tokens into `headStateBuffer` and returns it: the
+    /// last hidden state, or for heads with a prefix-attention layer (Hydra++) that layer's output, its cache kept in
+    /// step with the accepted tokens (fed the tokens accepted since, in one pass). Allocates nothing once the layer's
+    /// state exists.
+    private func writeHeadState(_ d: Drafter, count: Int) throws -> UnsafePointer<Float> {
         let D = model.hiddenSize
         guard count >= 1 else { throw SessionError("no token in the cache to draft from") }
         guard let heads = d.heads, heads.prefix != nil else {
-            return Array(acceptedHidden[(count - 1) * D ..< count * D])
+            acceptedHidden.withUnsafeBufferPointer { headStateBuffer.pointer.update(from: $0.baseAddress! + (count - 1) * D, count: D) }
+            return UnsafePointer(headStateBuffer.pointer)
         }
         // The prefix layer in the precision the proposer drafts in (its own state per copy of the weights).
         let drafting = d.proposer.draftingHeads.flatMap { $0.set === heads ? $0.prefix : nil } ?? heads.drafting(.single).prefix!
         let key = ObjectIdentifier(drafting)
-        let state = prefixStates[key] ?? PrefixAttentionState(drafting: drafting, capacity: capacity)
-        prefixStates[key] = state
+        let state: PrefixAttentionState
+        if let made = prefixStates[key] {
+            state = made
+        } else {
+            state = PrefixAttentionState(drafting: drafting, capacity: capacity)
+            // A step feeds the tokens the last one accepted: at most the deepest path and the root.
+            state.reserve(rows: d.proposer.maxDepth + 1)
+            prefixStates[key] = state
+        }
         // Cut back to one before the end and re-feed the last accepted state, so `output` is at position count - 1.
-        let fed = state.cache.count
-        if fed >= count { state.cache.truncate(to: count - 1) }
+        if state.cache.count >= count { state.cache.truncate(to: count - 1) }
         acceptedHidden.withUnsafeBufferPointer { all in
             // Every accepted state not fed yet, in one pass (bit-identical to feeding them one at a time).
-            let rows = (state.cache.count..<count).map { UnsafePointer(all.baseAddress! + $0 * D) }
-            state.feed(rows: rows)
+            let fed = state.cache.count
+            state.feed(consecutive: all.baseAddress! + fed * D, count: count - fed)
         }
-        return Array(UnsafeBufferPointer(start: state.output.pointer, count: D))
+        headStateBuffer.pointer.update(from: state.output.pointer, count: D)
+        return UnsafePointer(headStateBuffer.pointer)
     }
 
     /// The `(D)` state the heads of `heads` read after the first `count` cached tokens (`count` at most the cache length):
     /// the base hidden state of token `count - 1`, or the prefix-attention layer's output there.
     public func headState(for drafter: Drafter, afterTokens count: Int) throws -> [Float] {
         guard count >= 1 && count <= pending.cacheCount else { throw SessionError("no state after \(count) tokens: the cache holds \(pending.cacheCount)") }
-        return try headState(drafter, count: count)
+        return Array(UnsafeBufferPointer(start: try writeHeadState(drafter, count: count), count: model.hiddenSize))
     }
 
     /// The first root: the argmax (greedy, typical) or a draw from the sampling target, with its probability.
@@ -349,11 +420,25 @@ extension CandidateProposer {
         if let contextual = self as? ContextualProposer { return contextual.propose(root: root, tokens: context.tokens) }
         return propose(root: root, state: context.hidden)
     }
+
+    /// `propose(root:context:)` written into `nodes` (emptied first, its capacity kept): what a session calls every step.
+    public func propose(root: Int, context: DraftContext, into nodes: inout [DraftNode]) {
+        if let contextual = self as? ContextualProposer { contextual.propose(root: root, tokens: context.tokens, into: &nodes); return }
+        propose(root: root, state: context.hidden, into: &nodes)
+    }
 }
 
 /// A proposer that drafts from the tokens so far rather than from a hidden state (toy heads given as transition tables).
 public protocol ContextualProposer: CandidateProposer {
     func propose(root: Int, tokens: [Int]) -> [DraftNode]
+    /// `propose(root:tokens:)` written into `nodes`; the default assigns its array.
+    func propose(root: Int, tokens: [Int], into nodes: inout [DraftNode])
+}
+
+extension ContextualProposer {
+    public func propose(root: Int, tokens: [Int], into nodes: inout [DraftNode]) {
+        nodes = propose(root: root, tokens: tokens)
+    }
 }
 
 /// A token and its probability.

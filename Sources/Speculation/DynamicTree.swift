@@ -50,8 +50,14 @@ public final class DynamicTreeProposer: CandidateProposer {
         activations = (0..<depth).map { HeadActivations(head: heads.heads[$0], rows: rows) }
         topTokens = [Int](repeating: 0, count: rows * width)
         topProbabilities = [Float](repeating: 0, count: rows * width)
-        candidates.reserveCapacity(depth * width * width)
+        // Depth 1 makes `width` candidates (its one expansion), every further depth at most `width` expansions of `width`.
+        let most = width + max(depth - 1, 0) * width * width
+        candidates.reserveCapacity(most)
         pathScratch.reserveCapacity(depth + 1)
+        frontier.reserveCapacity(width)
+        level.reserveCapacity(width * width)
+        ranking.reserveCapacity(most)
+        nodeOfCandidate.reserveCapacity(most)
     }
 
     /// `(rows, width)` top-k tokens and probabilities of the depth being drafted, candidates and a path buffer:
@@ -60,6 +66,12 @@ public final class DynamicTreeProposer: CandidateProposer {
     var topProbabilities: [Float]
     var candidates: [Candidate] = []
     var pathScratch: [Int] = []
+    /// Candidate indices: the frontier to expand (-1: the root), the depth just drafted, and every candidate ranked.
+    var frontier: [Int] = []
+    var level: [Int] = []
+    var ranking: [Int] = []
+    /// Per candidate: its node index in the proposal (-1: not kept).
+    var nodeOfCandidate: [Int] = []
 
     struct Candidate {
         var token: Int
@@ -71,10 +83,20 @@ public final class DynamicTreeProposer: CandidateProposer {
     }
 
     public func propose(root: Int, state h: UnsafePointer<Float>) -> [DraftNode] {
+        var nodes: [DraftNode] = []
+        propose(root: root, state: h, into: &nodes)
+        return nodes
+    }
+
+    /// Grows this step's tree into `nodes` (root first, then by depth, creation order within a depth), allocating
+    /// nothing when `nodes` has room for `maxNodeCount`: candidates and rankings live in reused buffers, and the best
+    /// frontier and kept sets are partial selections (a heap), not sorts of everything.
+    public func propose(root: Int, state h: UnsafePointer<Float>, into nodes: inout [DraftNode]) {
         let V = heads.config.vocabularySize
         let sequential = heads.config.kind.isSequential
         candidates.removeAll(keepingCapacity: true)
-        var frontier: [Int] = [-1]      // candidate indices to expand (-1: the root)
+        frontier.removeAll(keepingCapacity: true)
+        frontier.append(-1)
         let k = min(width, V)
         for d in 1...depth {
             let expanded = sequential ? frontier.count : 1
@@ -85,8 +107,9 @@ public final class DynamicTreeProposer: CandidateProposer {
                 var c = sequential ? frontier[row] : -1
                 while c >= 0 { path.append(candidates[c].token); c = candidates[c].parent }
             }
-            var level: [Int] = []
-            for (i, parent) in frontier.enumerated() {
+            level.removeAll(keepingCapacity: true)
+            for i in frontier.indices {
+                let parent = frontier[i]
                 let base = parent < 0 ? 0 : candidates[parent].value
                 let row = sequential ? i : 0
                 for rank in 0..<k {
@@ -97,19 +120,43 @@ public final class DynamicTreeProposer: CandidateProposer {
                 }
             }
             // Expand the most promising nodes of this depth next (ties: created first).
-            frontier = Array(level.sorted { candidates[$0].value != candidates[$1].value ? candidates[$0].value > candidates[$1].value : $0 < $1 }.prefix(width))
+            let next = min(width, level.count)
+            candidates.withUnsafeBufferPointer { c in
+                level.withUnsafeMutableBufferPointer { level in IndexHeap.sortFirst(next, of: level) { Self.likelier(c[$0], $0, than: c[$1], $1) } }
+            }
+            frontier.removeAll(keepingCapacity: true)
+            frontier.append(contentsOf: level[..<next])
         }
         // Keep the best `budget` candidates, then order them by depth (parents first), creation order within.
-        let kept = candidates.indices.sorted { candidates[$0].value != candidates[$1].value ? candidates[$0].value > candidates[$1].value : $0 < $1 }
-            .prefix(budget).sorted { candidates[$0].depth != candidates[$1].depth ? candidates[$0].depth < candidates[$1].depth : $0 < $1 }
-        var nodeIndex: [Int: Int] = [-1: 0]
-        var nodes = [DraftNode(token: root, parent: -1, depth: 0, rank: 0, draftProbability: 1)]
-        for c in kept {
+        let kept = min(budget, candidates.count)
+        ranking.removeAll(keepingCapacity: true)
+        ranking.append(contentsOf: candidates.indices)
+        candidates.withUnsafeBufferPointer { c in
+            ranking.withUnsafeMutableBufferPointer { all in
+                IndexHeap.sortFirst(kept, of: all) { Self.likelier(c[$0], $0, than: c[$1], $1) }
+                IndexHeap.sortFirst(kept, of: UnsafeMutableBufferPointer(rebasing: all[..<kept])) {
+                    c[$0].depth != c[$1].depth ? c[$0].depth < c[$1].depth : $0 < $1
+                }
+            }
+        }
+        nodeOfCandidate.removeAll(keepingCapacity: true)
+        nodeOfCandidate.append(contentsOf: repeatElement(-1, count: candidates.count))
+        nodes.removeAll(keepingCapacity: true)
+        nodes.append(DraftNode(token: root, parent: -1, depth: 0, rank: 0, draftProbability: 1))
+        for c in ranking[..<kept] {
             let candidate = candidates[c]
-            nodeIndex[c] = nodes.count
-            nodes.append(DraftNode(token: candidate.token, parent: nodeIndex[candidate.parent]!, depth: candidate.depth,
+            // The kept set is connected: a kept candidate's parent is kept, and (one depth up) already placed.
+            let parent = candidate.parent < 0 ? 0 : nodeOfCandidate[candidate.parent]
+            precondition(parent >= 0, "dynamic tree: candidate \(c) kept without its parent \(candidate.parent)")
+            nodeOfCandidate[c] = nodes.count
+            nodes.append(DraftNode(token: candidate.token, parent: parent, depth: candidate.depth,
                                    rank: candidate.rank, draftProbability: candidate.probability))
         }
-        return nodes
+    }
+
+    /// The ranking order of candidates: higher cumulative log-probability first, ties by creation (lower index) first.
+    @inline(__always)
+    static func likelier(_ a: Candidate, _ i: Int, than b: Candidate, _ j: Int) -> Bool {
+        a.value != b.value ? a.value > b.value : i < j
     }
 }

@@ -36,6 +36,10 @@ public protocol CandidateProposer: AnyObject {
     /// Drafts the nodes below `root` from the state `h (D)` the heads read. Root first, parents before
     /// children, siblings in rank order.
     func propose(root: Int, state h: UnsafePointer<Float>) -> [DraftNode]
+    /// `propose(root:state:)` written into `nodes` (emptied first, its capacity kept): what a decoding session calls
+    /// every step. The proposers with heads allocate nothing here once `nodes` has room for `maxNodeCount`; the default
+    /// assigns `propose(root:state:)`'s array.
+    func propose(root: Int, state h: UnsafePointer<Float>, into nodes: inout [DraftNode])
     /// The attention mask for verifying `nodes` after `prefix` cached tokens (reference §3).
     func mask(prefix: Int, nodes: [DraftNode]) -> AttentionMask
     /// The heads' matrices as this proposer streams them (nil: it drafts without heads).
@@ -44,6 +48,10 @@ public protocol CandidateProposer: AnyObject {
 
 extension CandidateProposer {
     public var draftingHeads: DraftingHeads? { nil }
+
+    public func propose(root: Int, state h: UnsafePointer<Float>, into nodes: inout [DraftNode]) {
+        nodes = propose(root: root, state: h)
+    }
 
     public func mask(prefix: Int, nodes: [DraftNode]) -> AttentionMask {
         .tree(prefix: prefix, parents: nodes.map(\.parent))
@@ -59,6 +67,10 @@ public final class RootOnlyProposer: CandidateProposer {
     public func propose(root: Int, state h: UnsafePointer<Float>) -> [DraftNode] {
         [DraftNode(token: root, parent: -1, depth: 0, rank: 0, draftProbability: 1)]
     }
+    public func propose(root: Int, state h: UnsafePointer<Float>, into nodes: inout [DraftNode]) {
+        nodes.removeAll(keepingCapacity: true)
+        nodes.append(DraftNode(token: root, parent: -1, depth: 0, rank: 0, draftProbability: 1))
+    }
     public func mask(prefix: Int, nodes: [DraftNode]) -> AttentionMask { .causal(prefix: prefix, count: 1) }
 }
 
@@ -69,7 +81,8 @@ public final class RootOnlyProposer: CandidateProposer {
 ///   depth; node `[r1, ..., rk]` carries `topk(head_k(h, root, tokens on its path))[rk]`.
 ///
 /// Everything a step needs is allocated once here (inputs, activations, top-k buffers, the mask's tree
-/// part); a step allocates only the returned node array.
+/// part); `propose(root:state:into:)` allocates nothing (the top-k of each head is a partial selection),
+/// `propose(root:state:)` only the array it returns.
 public final class TreeProposer: CandidateProposer {
     public let heads: DraftHeadSet
     /// The heads' matrices as this proposer streams them (fp32 or an fp16 copy).
@@ -136,7 +149,15 @@ public final class TreeProposer: CandidateProposer {
     /// Drafts every node below `root` from the state `h (D)` the heads read (the base's last hidden state,
     /// or the prefix layer's output). Returns the nodes in tree order, root first.
     public func propose(root: Int, state h: UnsafePointer<Float>) -> [DraftNode] {
-        var nodes = [DraftNode](repeating: DraftNode(token: root, parent: -1, depth: 0, rank: 0, draftProbability: 1), count: tree.nodeCount)
+        var nodes: [DraftNode] = []
+        propose(root: root, state: h, into: &nodes)
+        return nodes
+    }
+
+    /// Drafts every node below `root` into `nodes` (tree order, root first), allocating nothing when `nodes` has room.
+    public func propose(root: Int, state h: UnsafePointer<Float>, into nodes: inout [DraftNode]) {
+        nodes.removeAll(keepingCapacity: true)
+        nodes.append(contentsOf: repeatElement(DraftNode(token: root, parent: -1, depth: 0, rank: 0, draftProbability: 1), count: tree.nodeCount))
         let sequential = heads.config.kind.isSequential
         for d in 1...tree.depth {
             let expanded = sequential ? parentsAtDepth[d - 1].count : 1
@@ -153,7 +174,6 @@ public final class TreeProposer: CandidateProposer {
                                         draftProbability: topProbabilities[choice])
             }
         }
-        return nodes
     }
 
     public func mask(prefix: Int, nodes: [DraftNode]) -> AttentionMask {

@@ -214,21 +214,26 @@ func measurePassSeconds(_ model: Transformer, sizes: [Int], repeats: Int = 31) t
 
 /// Median seconds of one drafting step with `proposer` (a fixed hidden state; the cost does not depend on its values):
 /// with heads that have a prefix-attention layer (Hydra++), feeding it `accepted` states after a 64-token prefix too,
-/// as every step does.
+/// as every step does. Drafting runs as in a decoding session, into a reused node array (no allocation).
 func measureDraftSeconds(_ proposer: CandidateProposer, dim: Int, accepted: Int = 2, repeats: Int = 21) -> Double {
-    let hidden = [Float](repeating: 0.01, count: dim)
-    let prefix = proposer.draftingHeads?.prefix.map { PrefixAttentionState(drafting: $0, capacity: 64 + max(1, accepted)) }
-    if let prefix { hidden.withUnsafeBufferPointer { h in _ = prefix.feed(rows: [UnsafePointer<Float>](repeating: h.baseAddress!, count: 64)) } }
+    let accepted = max(1, accepted)
+    // (max(64, accepted), D) the same state in every row.
+    let hidden = [Float](repeating: 0.01, count: max(64, accepted) * dim)
+    let prefix = proposer.draftingHeads?.prefix.map { PrefixAttentionState(drafting: $0, capacity: 64 + accepted) }
+    if let prefix { hidden.withUnsafeBufferPointer { h in _ = prefix.feed(consecutive: h.baseAddress!, count: 64) } }
+    prefix?.reserve(rows: accepted)
+    var nodes: [DraftNode] = []
+    nodes.reserveCapacity(proposer.maxNodeCount)
     let clock = ContinuousClock()
     var times: [Double] = []
     for _ in 0..<repeats {
         let start = clock.now
         hidden.withUnsafeBufferPointer { h in
             if let prefix {
-                prefix.feed(rows: [UnsafePointer<Float>](repeating: h.baseAddress!, count: max(1, accepted)))
+                prefix.feed(consecutive: h.baseAddress!, count: accepted)
                 prefix.cache.truncate(to: 64)
             }
-            _ = proposer.propose(root: 5, state: h.baseAddress!)
+            proposer.propose(root: 5, state: h.baseAddress!, into: &nodes)
         }
         times.append((clock.now - start).seconds)
     }

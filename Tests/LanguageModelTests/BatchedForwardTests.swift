@@ -59,6 +59,43 @@ struct BatchedForwardTests {
         }
     }
 
+    @Test("a chain's tree bits are causal attention's, across word boundaries")
+    func chainTreeIsCausal() {
+        for n in [1, 2, 63, 64, 65, 130] {
+            #expect(AttentionMask.tree(prefix: 7, parents: (0..<n).map { $0 - 1 }) == .causal(prefix: 7, count: n), "\(n) tokens")
+        }
+    }
+
+    @Test("the tree pass on caller buffers (no mask built) has the bits of the masked pass, chains and trees")
+    func treePassEqualsMaskedPass() throws {
+        let model = try Self.model
+        let prompt = [1, 403, 281, 30, 257]
+        let tokens = [22, 15, 90, 117, 9, 300, 45]
+        for parents in [[-1, 0, 0, 1, 2, 2, 4], [-1, 0, 1, 2, 3, 4, 5]] {
+            var depth = [Int](repeating: 0, count: tokens.count)
+            for i in 1..<tokens.count { depth[i] = depth[parents[i]] + 1 }
+            let positions = depth.map { prompt.count + $0 }
+            let masked = model.makeState(), unmasked = model.makeState()
+            _ = model.prefill(prompt, state: masked)
+            _ = model.prefill(prompt, state: unmasked)
+            let expected = model.forward(tokens: tokens, positions: positions, mask: .tree(prefix: prompt.count, parents: parents), state: masked)
+            let out = tokens.withUnsafeBufferPointer { t in
+                positions.withUnsafeBufferPointer { q in parents.withUnsafeBufferPointer { model.forward(tokens: t, positions: q, parents: $0, state: unmasked) } }
+            }
+            for i in tokens.indices {
+                #expect(Array(out.logits(i)) == Array(expected.logits(i)), "node \(i) of \(parents)")
+                #expect(Array(out.hidden(i)) == Array(expected.hidden(i)), "node \(i) of \(parents)")
+            }
+            for l in 0..<model.config.layers {
+                for slot in 0..<prompt.count + tokens.count {
+                    let a = UnsafeBufferPointer(start: masked.cache.key(layer: l, slot: slot), count: model.config.kvDim)
+                    let b = UnsafeBufferPointer(start: unmasked.cache.key(layer: l, slot: slot), count: model.config.kvDim)
+                    #expect(Array(a) == Array(b), "key of layer \(l), slot \(slot)")
+                }
+            }
+        }
+    }
+
     @Test("keep(_:after:) compacts the accepted path: the cache then equals running that path alone")
     func cacheCompaction() throws {
         let model = try Self.model
