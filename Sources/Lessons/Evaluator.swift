@@ -132,6 +132,25 @@ public final class Evaluator {
             let choices = try GreedyTreeSearch.search(table, nodes: budget)
             guard choices.count == budget else { throw LessonError("the tree search found only \(choices.count) nodes") }
             return ComputedAnswer(value: .paths([choices[budget - 1].path]), how: "Medusa's greedy tree search over the accuracy table: node number \(budget) added")
+        case "replayed_tau", "mean_tau":
+            guard let ranks = question.ranks else { throw LessonError("\(question.what) needs ranks (runs of positions, each one rank per head, -1 a miss)") }
+            let (heads, top) = try Question.checkRanks(ranks)
+            let table = try HeadAccuracyTable(sequences: ranks, top: top)
+            let name = setup.tree ?? "mc_sim_7b_63"
+            let tree = try CandidateTree.load(name, presetFolder: fixtures + "/trees")
+            let positions = ranks.reduce(0) { $0 + $1.count }
+            let source = "rank sequence (\(positions) position\(positions == 1 ? "" : "s") in \(ranks.count) run\(ranks.count == 1 ? "" : "s"), \(heads) head\(heads == 1 ? "" : "s"))"
+            if question.what == "replayed_tau" {
+                let (tokens, steps) = GreedyTreeSearch.replay(tree.paths, ranks)
+                return ComputedAnswer(value: .number(Double(tokens) / Double(steps)),
+                                      how: "greedy decoding over tree \(name) replayed on the \(source): \(tokens) tokens in \(steps) steps")
+            }
+            let shares = tree.paths.prefix(8).map { path in
+                "[\(path.map(String.init).joined(separator: ","))] \(Int((table.value(path) * Double(positions)).rounded()))/\(positions)"
+            }
+            return ComputedAnswer(value: .number(GreedyTreeSearch.predictedTau(tree, table)),
+                                  how: "tree \(name) on the \(source): 1 + the share of positions whose ranks begin with each node's path ("
+                                      + shares.joined(separator: ", ") + (tree.paths.count > 8 ? ", ..." : "") + ")")
         case "tau", "tokens", "emitted_text":
             let steps = question.steps ?? question.step ?? 1
             guard steps >= 1 else { throw LessonError("steps must be at least 1, got \(steps)") }

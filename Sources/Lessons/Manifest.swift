@@ -109,6 +109,9 @@ public struct Question: Codable, Equatable, Sendable {
     public var steps: Int?
     /// Cumulative top-1..top-k accuracies per head, for the tree search and its predicted tau.
     public var accuracy: [[Double]]?
+    /// A hand-made rank sequence, as `hydrasim heads accuracy` measures one: runs of positions, each position one rank
+    /// per head (0 its top guess, -1 a miss), for a tree's replayed tau and its mean over positions.
+    public var ranks: [[[Int]]]?
     /// The tree search's budget (nodes besides the root), or the tokens of a forward pass.
     public var count: Int?
     /// Cost model: device (`cpu`, `a100`) and model profile (`house`, `vicuna-7b`), and a tau.
@@ -132,11 +135,41 @@ public struct Question: Codable, Equatable, Sendable {
         "cache_length": .integer, "position_id": .integer, "tree_nodes": .integer, "tree_depth": .integer, "leaves": .integer,
         "mask_row": .nodes, "distinct_tokens": .integer, "repeated_tokens": .integer, "tree_search": .paths,
         "predicted_tau": .number, "speedup": .number, "overhead": .number, "forward_ms": .number, "root_token": .token, "constant": .number, "first_tokens": .token,
+        "replayed_tau": .number, "mean_tau": .number,
     ]
     /// Formulas and the kind of value each gives (`same` gives yes/no, `largest`/`smallest` a choice).
     public static let formulas: [String: AnswerKind] = [
         "sub": .number, "add": .number, "mul": .number, "div": .number, "same": .yesNo, "largest": .choice, "smallest": .choice,
     ]
+
+    /// Facts read from `ranks`.
+    public static let rankFacts: Set<String> = ["replayed_tau", "mean_tau"]
+    /// The largest rank a rank sequence may hold: the widest a tree can be.
+    public static let maxRank = CandidateTree.maxNodes - 2
+
+    /// Checks a rank sequence (at least one run, no run empty, every position one rank per head, ranks -1...maxRank)
+    /// and returns how many heads and ranks per head it has.
+    public static func checkRanks(_ ranks: [[[Int]]]) throws -> (heads: Int, top: Int) {
+        let example = "e.g. [[[0, 0], [1, -1]]]: runs of positions, each one rank per head, -1 a miss"
+        guard !ranks.isEmpty else { throw LessonError("ranks is empty (\(example))") }
+        let heads = ranks[0].first?.count ?? 0
+        var top = 1
+        for (s, run) in ranks.enumerated() {
+            guard !run.isEmpty else { throw LessonError("ranks: run \(s + 1) has no positions (\(example))") }
+            for (j, position) in run.enumerated() {
+                let place = "ranks: run \(s + 1), position \(j + 1)"
+                guard !position.isEmpty else { throw LessonError("\(place) has no ranks (\(example))") }
+                guard position.count == heads else {
+                    throw LessonError("\(place) has \(position.count) rank\(position.count == 1 ? "" : "s") where run 1's first has \(heads): every position has one rank per head")
+                }
+                if let bad = position.first(where: { $0 < -1 || $0 > maxRank }) {
+                    throw LessonError("\(place): \(bad) is not a rank (0 a head's top guess, 1 its second, ... up to \(maxRank); -1 a miss)")
+                }
+                top = max(top, (position.max() ?? 0) + 1)
+            }
+        }
+        return (heads, top)
+    }
 
     /// The kind of value this question gives, or nil when `what`/`op` is unknown.
     public var valueKind: AnswerKind? {
@@ -281,6 +314,11 @@ public struct LessonManifest: Codable, Equatable, Sendable {
         }
         if let setup = q.setup {
             do { _ = try setup.spec() } catch { throw fail("\(place): \(error)") }
+        }
+        if let ranks = q.ranks {
+            do { _ = try Question.checkRanks(ranks) } catch { throw fail("\(place): \(error)") }
+        } else if q.op == nil && Question.rankFacts.contains(q.what) {
+            throw fail("\(place): \(q.what) needs ranks (runs of positions, each one rank per head, -1 a miss)")
         }
     }
 

@@ -27,6 +27,43 @@ public struct HeadAccuracyTable: Equatable, Sendable {
         self.sequences = sequences
     }
 
+    /// A table measured from rank sequences (`sequences[s][j][k-1]`: head k's rank of its target at position j of run s,
+    /// -1 a miss; ranks below `top`), as `hydrasim heads accuracy` measures one: `rank[k][r]` is the share of positions
+    /// where head k+1's target is its rank-r guess, `joint[path]` the share of positions whose ranks begin with `path`
+    /// (every path seen, where `heads accuracy` lists those seen at two positions or more), and the sequences are kept
+    /// for `GreedyTreeSearch.replayedTau`. The hand-made sequences of Lesson 8's exercises are valued this way.
+    public init(sequences: [[[Int]]], top: Int) throws {
+        guard top >= 1 else { throw TreeError("a rank table needs at least one rank per head, got top \(top)") }
+        guard let heads = sequences.first?.first?.count, heads >= 1 else {
+            throw TreeError("no ranks: rank sequences need at least one position with a rank per head")
+        }
+        var rankCounts = [[Int]](repeating: [Int](repeating: 0, count: top), count: heads)
+        var pathCounts: [[Int]: Int] = [:]
+        var positions = 0
+        var path: [Int] = []
+        for (s, run) in sequences.enumerated() {
+            guard !run.isEmpty else { throw TreeError("run \(s + 1) of the rank sequences has no positions") }
+            for (j, ranks) in run.enumerated() {
+                guard ranks.count == heads else {
+                    throw TreeError("run \(s + 1), position \(j + 1) has \(ranks.count) ranks; every position has one per head (\(heads))")
+                }
+                if let bad = ranks.first(where: { $0 < -1 || $0 >= top }) {
+                    throw TreeError("run \(s + 1), position \(j + 1): rank \(bad) is not in -1..<\(top) (-1 a miss)")
+                }
+                for (k, r) in ranks.enumerated() where r >= 0 { rankCounts[k][r] += 1 }
+                path.removeAll(keepingCapacity: true)
+                for r in ranks {
+                    guard r >= 0 else { break }
+                    path.append(r)
+                    pathCounts[path, default: 0] += 1
+                }
+                positions += 1
+            }
+        }
+        let n = Double(positions)
+        self.init(rank: rankCounts.map { $0.map { Double($0) / n } }, joint: pathCounts.mapValues { Double($0) / n }, sequences: sequences)
+    }
+
     public var heads: Int { rank.count }
     public var width: Int { rank.map(\.count).min() ?? 0 }
 
@@ -197,7 +234,15 @@ public enum GreedyTreeSearch {
     /// them. Exact for greedy verification of the text the ranks were measured on (ties aside), where the sum of
     /// node values averages over positions and so overrates trees that gain in runs of easy text crossed in few steps.
     public static func replayedTau(_ paths: [[Int]], _ table: HeadAccuracyTable) -> Double? {
-        guard let sequences = table.sequences, !sequences.isEmpty else { return nil }
+        guard let sequences = table.sequences else { return nil }
+        let (tokens, steps) = replay(paths, sequences)
+        return steps == 0 ? nil : Double(tokens) / Double(steps)
+    }
+
+    /// The tokens emitted and the steps taken by greedy decoding replayed on rank sequences (`replayedTau` is their
+    /// ratio): a step at position j emits 1 + the depth of the deepest node of `paths` whose path the ranks there
+    /// begin with, and the next step starts as many positions later; each run is replayed from its start.
+    public static func replay(_ paths: [[Int]], _ sequences: [[[Int]]]) -> (tokens: Int, steps: Int) {
         let nodes = Set(paths)
         var tokens = 0, steps = 0
         var prefix: [Int] = []
@@ -217,7 +262,7 @@ public enum GreedyTreeSearch {
                 j += 1 + accepted
             }
         }
-        return steps == 0 ? nil : Double(tokens) / Double(steps)
+        return (tokens, steps)
     }
 
     /// Predicted tau of an existing tree under `table` (1 + the sum of its nodes' values).

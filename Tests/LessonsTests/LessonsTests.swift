@@ -138,6 +138,70 @@ struct LessonsTests {
         }
     }
 
+    @Test("rank-sequence questions: replayed tau and the mean over positions, hand-checked, as lesson 8 quotes them")
+    func rankQuestions() throws {
+        let evaluator = Evaluator(fixtures: PackagePaths.fixtures.path)
+        func ask(_ what: String, _ tree: String, _ ranks: String) throws -> ComputedAnswer {
+            let question = try JSONDecoder().decode(Question.self, from: Data(#"{"what": "\#(what)", "setup": {"tree": "\#(tree)"}, "ranks": \#(ranks)}"#.utf8))
+            return try evaluator.answer(question, base: LessonSetup(model: "house", decoder: "hydra++", tree: "house-7"))
+        }
+        func number(_ answer: ComputedAnswer) -> Double {
+            if case .number(let x) = answer.value { return x }
+            Issue.record("\(answer) is not a number")
+            return .nan
+        }
+        // Lesson 8's worked example: chain-2 steps at positions 1 (3 tokens), 4 (a miss, 1) and 5 (2): 6 tokens in 3 steps;
+        // the mean over positions is 1 + 4/6 ([0] at positions 1, 2, 3, 5) + 3/6 ([0, 0] at 1, 2, 3).
+        let example = "[[[0, 0], [0, 0], [0, 0], [-1, 0], [0, -1], [-1, -1]]]"
+        let replayed = try ask("replayed_tau", "chain-2", example)
+        #expect(replayed.value == .number(2) && replayed.how.contains("6 tokens in 3 steps"), "\(replayed)")
+        let mean = try ask("mean_tau", "chain-2", example)
+        #expect(abs(number(mean) - 13.0 / 6) < 1e-12 && mean.how.contains("[0] 4/6, [0,0] 3/6"), "\(mean)")
+        let text = try String(contentsOfFile: Shipped.folder + "/08-designing-trees/lesson.md", encoding: .utf8)
+        #expect(text.contains("6 tokens in 3 steps: replayed tau 2.") && text.contains("1 + 7/6 = " + String(format: "%.3f", number(mean))))
+        // A second run is replayed from its own start: one more step of one token.
+        #expect(try ask("replayed_tau", "chain-2", "[[[0, 0], [0, 0], [0, 0], [-1, 0], [0, -1], [-1, -1]], [[-1, 0]]]").value == .number(7.0 / 4))
+        // The exercises' ranks: chain-3 crosses the easy run in one step and lands on the misses (6 tokens in 3 steps)
+        // where the mean credits it at every one of the easy positions; fork-2x2 catches [1, 0] at position 4.
+        let exercise = "[[[0, 0, 0], [0, 0, 0], [0, 0, 0], [1, 0, -1], [-1, -1, -1], [-1, -1, -1]]]"
+        #expect(try ask("replayed_tau", "chain-3", exercise).value == .number(2))
+        #expect(try ask("mean_tau", "chain-3", exercise).value == .number(2.5))
+        #expect(try ask("replayed_tau", "fork-2x2", exercise).value == .number(3))
+        #expect(abs(number(try ask("mean_tau", "fork-2x2", exercise)) - 7.0 / 3) < 1e-12)
+        // The evaluator refuses malformed ranks too (the manifest's check runs before any question).
+        #expect(throws: LessonError.self) { try ask("mean_tau", "chain-2", "[[[0, 0], [0]]]") }
+    }
+
+    @Test("malformed rank sequences are refused when the manifest loads, with one line naming the exercise and the problem")
+    func malformedRanks() throws {
+        let cases: [(Any?, String)] = [
+            ([Any](), "ranks is empty"), ([[Any]()], "run 1 has no positions"), ([[[Int]()]], "run 1, position 1 has no ranks"),
+            ([[[0, 0], [0]]], "run 1, position 2 has 1 rank where run 1's first has 2"),
+            ([[[0, 0]], [[0, 0, 0]]], "run 2, position 1 has 3 ranks where run 1's first has 2"),
+            ([[[0, -2]]], "-2 is not a rank"), ([[[0, 5000]]], "5000 is not a rank"), ([[["a"]]], "wrong type at"),
+            (nil, "replayed_tau needs ranks"),
+        ]
+        for (ranks, expected) in cases {
+            var m = try manifestObject()
+            var lessons = m["lessons"] as! [[String: Any]]
+            var exercises = lessons[7]["exercises"] as! [[String: Any]]
+            let index = try #require(exercises.firstIndex { $0["id"] as? String == "trees.8" })
+            var question = exercises[index]["question"] as! [String: Any]
+            question["ranks"] = ranks
+            exercises[index]["question"] = question
+            lessons[7]["exercises"] = exercises
+            m["lessons"] = lessons
+            do {
+                _ = try LessonManifest.parse(try JSONSerialization.data(withJSONObject: m), name: "lessons.json")
+                Issue.record("ranks \(String(describing: ranks)): accepted")
+            } catch {
+                let text = "\(error)"
+                #expect(text.contains(expected) && !text.contains("\n"), "\(text)")
+                if expected != "wrong type at" { #expect(text.contains("exercise trees.8"), "\(text)") }
+            }
+        }
+    }
+
     @Test("a manifest naming a missing toy, tree or heads file fails to load with one line")
     func missingFiles() throws {
         for (key, value, expected) in [("model", "toy:nope", "unknown model 'toy:nope'"), ("tree", "no-such-tree", "no-such-tree"),

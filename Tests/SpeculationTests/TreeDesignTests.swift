@@ -63,6 +63,40 @@ struct TreeDesignTests {
         #expect(chosen.map(\.replayedTau) == [5.0 / 3, 3])
     }
 
+    @Test("a table measured from rank sequences: each rank's share, the share of positions each path begins, hand-checked")
+    func tableFromSequences() throws {
+        // The run of `replayedTau`: five positions, two heads, ranks 0 and 1 (-1 a miss).
+        let run = [[0, 0], [0, -1], [1, 0], [0, 0], [-1, 0]]
+        let table = try HeadAccuracyTable(sequences: [run], top: 2)
+        // Head 1 ranks its target 0 at positions 0, 1, 3 and 1 at position 2; head 2 ranks it 0 at 0, 2, 3, 4.
+        #expect(table.rank == [[0.6, 0.2], [0.8, 0]])
+        // Jointly, a path counts at a position whose ranks begin with it: [0, 0] at 0 and 3, [1, 0] at 2 (position 4's
+        // head-2 hit follows a miss and is no path's).
+        #expect(table.joint == [[0]: 0.6, [1]: 0.2, [0, 0]: 0.4, [1, 0]: 0.2])
+        #expect(table.value([0, 1]) == 0)
+        #expect(abs(table.independent.value([0, 0]) - 0.48) < 1e-12)
+        #expect(table.sequences == [run])
+        // The mean over positions of chain-2 (1 + 0.6 + 0.4) against its replay (6 tokens in 2 steps).
+        let chain = try CandidateTree.chain(2)
+        #expect(abs(GreedyTreeSearch.predictedTau(chain, table) - 2) < 1e-12)
+        let replay = GreedyTreeSearch.replay(chain.paths, [run])
+        #expect(replay.tokens == 6 && replay.steps == 2)
+        #expect(GreedyTreeSearch.replayedTau(chain.paths, table) == 3)
+        // Several runs pool their positions.
+        let two = try HeadAccuracyTable(sequences: [run, [[-1, -1], [1, 1]]], top: 2)
+        #expect(two.joint?[[0]] == 3.0 / 7 && two.joint?[[1, 1]] == 1.0 / 7 && two.rank[1][1] == 1.0 / 7)
+        for (sequences, top, reason) in [
+            ([], 2, "no ranks"), ([[]], 2, "no ranks"), ([[[]]], 2, "no ranks"), ([run, []], 2, "run 2 of the rank sequences has no positions"),
+            ([[[0, 0], [0]]], 2, "run 1, position 2 has 1 ranks"), ([[[0, -2]]], 2, "rank -2 is not in -1..<2"),
+            ([[[0], [2]]], 2, "position 2: rank 2 is not in -1..<2"), ([[[0]]], 0, "top 0"),
+        ] as [([[[Int]]], Int, String)] {
+            do {
+                _ = try HeadAccuracyTable(sequences: sequences, top: top)
+                Issue.record("\(sequences) top \(top): accepted")
+            } catch { #expect(error is TreeError && "\(error)".contains(reason), "\(error)") }
+        }
+    }
+
     @Test("accuracy tables with joint paths and rank sequences are read, and malformed ones refused with the reason")
     func readJointTable() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hydrasim-joint-\(UUID().uuidString)")
