@@ -236,16 +236,17 @@ struct BenchCommand: ParsableCommand {
         }
         let arSpeed = Double(measured[0].tokens) / measured[0].seconds
         // The costs alone, measured now: a pass over each tree size and each configuration's drafting step.
-        let passes = try measurePassSeconds(transformer, sizes: Array(Set(configurations.map(\.treeNodes) + [1])).sorted(), repeats: 51)
-        let drafts = zip(configurations, measured).map { c, m -> Double in
-            guard let decoder = c.speculative else { return 0 }
-            let tau = Double(m.tokens) / Double(max(m.steps, 1))
-            return measureDraftSeconds(decoder.proposer, dim: transformer.config.dim, accepted: max(1, Int(tau.rounded())))
-        }
+        let costs = try measureStepCosts(transformer, steps: [(nil, 1, 1)] + zip(configurations, measured).map { c, m in
+            (c.speculative?.proposer, c.treeNodes, max(1, Int((Double(m.tokens) / Double(max(m.steps, 1))).rounded())))
+        })
+        let onePass = costs[0].passSeconds
+        let drafts = costs.dropFirst().map(\.draftSeconds)
+        let treePasses = costs.dropFirst().map(\.passSeconds)
         // The cost model's fixed cost per pass, fitted to this run: ar's time per token minus streaming the weights.
         device.passOverhead = max(0, 1 / arSpeed - Double(transformer.config.parameterCount) * 4 / device.bandwidth(streaming: Double(transformer.config.parameterCount) * 4))
-        let rows = zip(zip(configurations, measured), drafts).map { pair, draft -> SpeculativeRow in
+        let rows = zip(zip(configurations, measured), zip(drafts, treePasses)).map { pair, cost -> SpeculativeRow in
             let (c, m) = pair
+            let (draft, treePass) = cost
             let heads = c.speculative?.heads
             var profile = ModelProfile(name: "this", parameters: Double(transformer.config.parameterCount), bytesPerParameter: 4,
                                        headParameters: Double(heads.map { $0.namedTensors.reduce(0) { $0 + $1.tensor.count } } ?? 0),
@@ -263,8 +264,8 @@ struct BenchCommand: ParsableCommand {
                                   draftMillisecondsPerStep: 1e3 * m.draftSeconds / Double(max(m.steps, 1)),
                                   verifyMillisecondsPerStep: 1e3 * m.verifySeconds / Double(max(m.steps, 1)),
                                   predictedSpeedup: c.speculative == nil ? 1 : cost.speedup(tau: tau, treeNodes: c.treeNodes, rowsPerDepth: c.draftRows),
-                                  projectedSpeedupFromMeasuredCosts: tau * passes[1]! / (passes[c.treeNodes]! + draft),
-                                  measuredPassMilliseconds: 1e3 * passes[c.treeNodes]!, measuredDraftMilliseconds: 1e3 * draft,
+                                  projectedSpeedupFromMeasuredCosts: tau * onePass / (treePass + draft),
+                                  measuredPassMilliseconds: 1e3 * treePass, measuredDraftMilliseconds: 1e3 * draft,
                                   identicalToAR: greedy ? m.identical : nil)
         }
         let report = SpeculativeReport(checkpoint: checkpoint, parameters: transformer.config.parameterCount, prompts: prompts,
@@ -281,7 +282,7 @@ struct BenchCommand: ParsableCommand {
                            r.predictedSpeedup, r.projectedSpeedupFromMeasuredCosts, r.draftMillisecondsPerStep, r.verifyMillisecondsPerStep,
                            r.identicalToAR.map { $0 ? "yes" : "NO" } ?? "n/a"))
         }
-        print("model: the roofline cost model (bandwidth, FLOP/s, fixed costs); costs: tau x pass(1) / (pass(tree) + drafting), each timed alone after the run")
+        print("model: the roofline cost model (bandwidth, FLOP/s, fixed costs); costs: tau x pass(1) / (pass(tree) + drafting), timed after the run, drafting and pass in turn as in decoding")
         print("\nspeedup over ar: measured (#) and cost model (+)")
         let scale = max(rows.map { max($0.speedup, $0.predictedSpeedup) }.max() ?? 1, 1)
         for r in rows.dropFirst() {

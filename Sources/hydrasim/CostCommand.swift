@@ -193,49 +193,105 @@ func measurePassSeconds(_ model: Transformer, sizes: [Int], repeats: Int = 31) t
     _ = model.forward(tokens: prompt, positions: Array(0..<prefix), mask: .causal(prefix: 0, count: prefix), state: state)
     let clock = ContinuousClock()
     let distinct = Array(Set(sizes)).sorted()
-    // A chain-shaped tree (causal mask): the cost of a pass depends on n, not on the shape. The sizes take turns, one
-    // pass each per round, so that the machine's drift between seconds hits every size alike.
+    // A chain-shaped tree (causal mask): the cost of a pass depends on n, not on the shape. The sizes up to 8 take
+    // turns, so that the machine's drift between seconds hits them alike; each turn runs one untimed pass of its size
+    // first. Bigger sizes are timed afterwards, each in its own run of passes: here a one-token pass timed in the wake
+    // of a 64-token one (5 ms of full-width FMAs) came out 10-40 % slower, which made pass(1) look dearer than pass(2).
+    func pass(_ n: Int) {
+        if n == 1 {
+            _ = model.forward(token: 5, state: state)
+        } else {
+            _ = model.forward(tokens: [Int](repeating: 5, count: n), positions: (0..<n).map { prefix + $0 },
+                              mask: .causal(prefix: prefix, count: n), state: state)
+        }
+        state.cache.truncate(to: prefix)
+    }
     var times = [[Double]](repeating: [], count: distinct.count)
-    for _ in 0..<max(1, repeats) {
-        for (i, n) in distinct.enumerated() {
-            let start = clock.now
-            if n == 1 {
-                _ = model.forward(token: 5, state: state)
-            } else {
-                _ = model.forward(tokens: [Int](repeating: 5, count: n), positions: (0..<n).map { prefix + $0 },
-                                  mask: .causal(prefix: prefix, count: n), state: state)
+    let small = distinct.indices.filter { distinct[$0] <= 8 }
+    let groups = [small] + distinct.indices.filter { distinct[$0] > 8 }.map { [$0] }
+    for group in groups where !group.isEmpty {
+        for _ in 0..<max(1, repeats) {
+            for i in group {
+                pass(distinct[i])
+                let start = clock.now
+                pass(distinct[i])
+                times[i].append((clock.now - start).seconds)
             }
-            times[i].append((clock.now - start).seconds)
-            state.cache.truncate(to: prefix)
         }
     }
     return Dictionary(uniqueKeysWithValues: distinct.indices.map { (distinct[$0], times[$0].sorted()[times[$0].count / 2]) })
 }
 
-/// Median seconds of one drafting step with `proposer` (a fixed hidden state; the cost does not depend on its values):
-/// with heads that have a prefix-attention layer (Hydra++), feeding it `accepted` states after a 64-token prefix too,
-/// as every step does. Drafting runs as in a decoding session, into a reused node array (no allocation).
-func measureDraftSeconds(_ proposer: CandidateProposer, dim: Int, accepted: Int = 2, repeats: Int = 21) -> Double {
-    let accepted = max(1, accepted)
-    // (max(64, accepted), D) the same state in every row.
-    let hidden = [Float](repeating: 0.01, count: max(64, accepted) * dim)
-    let prefix = proposer.draftingHeads?.prefix.map { PrefixAttentionState(drafting: $0, capacity: 64 + accepted) }
-    if let prefix { hidden.withUnsafeBufferPointer { h in _ = prefix.feed(consecutive: h.baseAddress!, count: 64) } }
-    prefix?.reserve(rows: accepted)
-    var nodes: [DraftNode] = []
-    nodes.reserveCapacity(proposer.maxNodeCount)
-    let clock = ContinuousClock()
-    var times: [Double] = []
-    for _ in 0..<repeats {
-        let start = clock.now
-        hidden.withUnsafeBufferPointer { h in
-            if let prefix {
-                prefix.feed(consecutive: h.baseAddress!, count: accepted)
-                prefix.cache.truncate(to: 64)
-            }
-            proposer.propose(root: 5, state: h.baseAddress!, into: &nodes)
-        }
-        times.append((clock.now - start).seconds)
+/// What one decoding step of a configuration costs, timed as decoding runs it.
+struct StepCost {
+    /// Median seconds of drafting the tree (0 for plain decoding) and of the verification pass over its tokens.
+    var draftSeconds: Double
+    var passSeconds: Double
+}
+
+/// Times decoding steps of each configuration: `proposer` nil is plain decoding (a one-token pass), else a drafting
+/// step with `proposer` (the prefix layer fed `accepted` states first, as a step does) followed by a pass over
+/// `tokens` tokens after a 64-token prefix. The drafting and the pass alternate as in decoding, so each evicts the
+/// other's weights from the caches as it does there (timed apart, both ran from warm caches and a bench projected
+/// 20-40 % more speedup than it measured). Configurations of up to 8 tokens take turns (the machine's drift hits
+/// them alike), each turn an untimed step and then a timed one; bigger ones are timed after, each on its own.
+func measureStepCosts(_ model: Transformer, steps: [(proposer: CandidateProposer?, tokens: Int, accepted: Int)],
+                      repeats: Int = 51) throws -> [StepCost] {
+    let dim = model.config.dim
+    let prefixLength = min(64, model.config.maxSequenceLength - (steps.map(\.tokens).max() ?? 1))
+    guard prefixLength >= 1 else { throw CLIError("the model's context is too short to time a tree of \(steps.map(\.tokens).max() ?? 1) tokens") }
+    let state = model.makeState(cacheCapacity: model.config.maxSequenceLength)
+    let prompt = (0..<prefixLength).map { 3 + $0 % 200 }
+    _ = model.forward(tokens: prompt, positions: Array(0..<prefixLength), mask: .causal(prefix: 0, count: prefixLength), state: state)
+    // (max(64, accepted), D) the same heads' state in every row; a prefix-layer state per configuration that has one.
+    let rows = max(64, steps.map(\.accepted).max() ?? 1)
+    let hidden = [Float](repeating: 0.01, count: rows * dim)
+    let prefixes = steps.map { step -> PrefixAttentionState? in
+        guard let layer = step.proposer?.draftingHeads?.prefix else { return nil }
+        let state = PrefixAttentionState(drafting: layer, capacity: 64 + max(1, step.accepted))
+        hidden.withUnsafeBufferPointer { h in _ = state.feed(consecutive: h.baseAddress!, count: 64) }
+        state.reserve(rows: max(1, step.accepted))
+        return state
     }
-    return times.sorted()[times.count / 2]
+    var nodes: [DraftNode] = []
+    nodes.reserveCapacity((steps.compactMap { $0.proposer?.maxNodeCount }.max() ?? 1))
+    let tokens = [Int](repeating: 5, count: steps.map(\.tokens).max() ?? 1)
+    let positions = (0..<(steps.map(\.tokens).max() ?? 1)).map { prefixLength + $0 }
+    let clock = ContinuousClock()
+    var draftTimes = [[Double]](repeating: [], count: steps.count), passTimes = draftTimes
+    func step(_ i: Int) -> (Double, Double) {
+        let start = clock.now
+        if let proposer = steps[i].proposer {
+            hidden.withUnsafeBufferPointer { h in
+                if let prefix = prefixes[i] {
+                    prefix.feed(consecutive: h.baseAddress!, count: max(1, steps[i].accepted))
+                    prefix.cache.truncate(to: 64)
+                }
+                proposer.propose(root: 5, state: h.baseAddress!, into: &nodes)
+            }
+        }
+        let drafted = clock.now
+        let n = steps[i].tokens
+        if n == 1 {
+            _ = model.forward(token: 5, state: state)
+        } else {
+            _ = model.forward(tokens: Array(tokens[..<n]), positions: Array(positions[..<n]), mask: .causal(prefix: prefixLength, count: n), state: state)
+        }
+        state.cache.truncate(to: prefixLength)
+        return ((drafted - start).seconds, (clock.now - drafted).seconds)
+    }
+    let small = steps.indices.filter { steps[$0].tokens <= 8 }
+    let groups = [small] + steps.indices.filter { steps[$0].tokens > 8 }.map { [$0] }
+    for group in groups where !group.isEmpty {
+        for _ in 0..<max(1, repeats) {
+            for i in group {
+                _ = step(i)
+                let (draft, pass) = step(i)
+                draftTimes[i].append(draft)
+                passTimes[i].append(pass)
+            }
+        }
+    }
+    let median = { (t: [Double]) in t.sorted()[t.count / 2] }
+    return steps.indices.map { StepCost(draftSeconds: steps[$0].proposer == nil ? 0 : median(draftTimes[$0]), passSeconds: median(passTimes[$0])) }
 }

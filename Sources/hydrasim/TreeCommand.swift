@@ -10,7 +10,7 @@ struct TreeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tree",
         abstract: "Inspect candidate trees.",
-        subcommands: [Buffers.self, Optimize.self]
+        subcommands: [Buffers.self, Optimize.self, Replay.self]
     )
 
     /// `hydrasim tree buffers`: the tree attention mask, position ids and retrieve indices.
@@ -91,8 +91,8 @@ struct TreeCommand: ParsableCommand {
         @Option(name: .long, help: "With --objective speedup: the heads that will draft the tree (their drafting is timed).") var heads: String?
         @Option(name: .customLong("head-precision"), help: "With --objective speedup: the precision the heads draft in (f16 or f32).")
         var headPrecision: WeightPrecision = .half
-        @Option(name: .long, help: "With --objective speedup: timed passes per tree size (the sizes take turns; the median counts).")
-        var repeats = 101
+        @Option(name: .long, help: "With --objective speedup: timed steps (drafting, then the pass) per tree size; the sizes take turns and the median counts.")
+        var repeats = 51
         @OptionGroup var model: ModelOptions
 
         struct Report: Encodable {
@@ -130,13 +130,17 @@ struct TreeCommand: ParsableCommand {
             if objective == "speedup", let heads {
                 let transformer = try model.loadModel()
                 let set = try DraftHeadsFile.read(heads, base: transformer.weights)
-                let passes = try measurePassSeconds(transformer, sizes: Array(1...(chosen.count + 1)), repeats: repeats)
-                let evaluated = SpeedupTreeSearch.evaluate(chosen, passSeconds: { passes[$0] ?? .infinity }) { paths in
-                    guard let tree = try? CandidateTree(paths: paths),
-                          let proposer = try? TreeProposer(heads: set, tree: tree, embedding: transformer.weights.tokenEmbedding, precision: headPrecision)
-                    else { return .infinity }
+                // Each greedy prefix's drafting and verification pass, timed in turn as decoding runs them.
+                let steps = try chosen.indices.map { i -> (proposer: CandidateProposer?, tokens: Int, accepted: Int) in
+                    let paths = chosen[...i].map(\.path)
+                    let tree = try CandidateTree(paths: paths)
+                    let proposer = try TreeProposer(heads: set, tree: tree, embedding: transformer.weights.tokenEmbedding, precision: headPrecision)
                     let tau = GreedyTreeSearch.replayedTau(paths, table) ?? GreedyTreeSearch.predictedTau(tree, table)
-                    return measureDraftSeconds(proposer, dim: transformer.config.dim, accepted: max(1, Int(tau.rounded())))
+                    return (proposer, i + 2, max(1, Int(tau.rounded())))
+                }
+                let costs = try measureStepCosts(transformer, steps: [(nil, 1, 1)] + steps, repeats: repeats)
+                let evaluated = SpeedupTreeSearch.evaluate(chosen, passSeconds: { n in n >= 1 && n <= costs.count ? costs[n - 1].passSeconds : .infinity }) { paths in
+                    paths.count < costs.count ? costs[paths.count].draftSeconds : .infinity
                 }
                 candidates = evaluated
                 if let best = SpeedupTreeSearch.best(evaluated) { chosen = Array(chosen.prefix(best.nodes)) }
@@ -166,4 +170,57 @@ struct TreeCommand: ParsableCommand {
             }
         }
     }
+
+    /// `hydrasim tree replay`: the tau of given trees, replayed on measured ranks and as the mean over positions.
+    struct Replay: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replay greedy decoding of trees on a table's measured ranks (the tau bench measures on that text).",
+            discussion: """
+            The table must come from `hydrasim heads accuracy --format json` (its "sequences": each head's rank at every
+            position). For each tree: the replayed tau (a step accepts the deepest node its ranks match and moves past
+            what it emits), the mean over positions (1 + the sum of node values, joint when the table has "paths") and
+            the mean as if heads were independent.
+            Example:
+              hydrasim heads accuracy --heads Fixtures/models/house/hydra.heads --split bench --format json > acc.json
+              hydrasim tree replay --accuracies acc.json --trees chain-1,chain-2,chain-3,house-4,mc_sim_7b_63 --format text
+            """
+        )
+
+        @Option(name: .long, help: "Accuracy table with rank sequences: the JSON of `hydrasim heads accuracy`.") var accuracies: String
+        @Option(name: .long, help: "Trees to replay (comma-separated): shipped names, chain-N, presets or JSON files of rank paths.")
+        var trees = "chain-1,chain-2,chain-3"
+        @Option(name: .long, help: "json or text.") var format = "json"
+
+        struct Row: Encodable {
+            var tree: String
+            var nodes: Int
+            var replayedTau: Double
+            var meanTau: Double
+            var independentTau: Double
+        }
+
+        func validate() throws {
+            if !["json", "text"].contains(format) { throw CLIError("--format must be json or text, got \(format)") }
+            if trees.split(separator: ",").isEmpty { throw CLIError("--trees needs at least one tree") }
+        }
+
+        func run() throws {
+            let table = try HeadAccuracyTable.read(accuracies)
+            guard table.sequences != nil else {
+                throw CLIError("\(accuracies): no rank sequences to replay on (write the table with `hydrasim heads accuracy --format json`)")
+            }
+            let rows = try trees.split(separator: ",").map(String.init).map { name -> Row in
+                let tree = try CandidateTree.load(name, presetFolder: Fixtures.root.map { "\($0)/trees" })
+                return Row(tree: name, nodes: tree.paths.count, replayedTau: GreedyTreeSearch.replayedTau(tree.paths, table) ?? 1,
+                           meanTau: GreedyTreeSearch.predictedTau(tree, table), independentTau: GreedyTreeSearch.predictedTau(tree, table.independent))
+            }
+            if format == "json" { return try printJSON(rows) }
+            print("tree              nodes  replayed tau  mean over positions  independent heads")
+            for r in rows {
+                print(r.tree.padding(toLength: 16, withPad: " ", startingAt: 0)
+                      + String(format: "  %5d  %12.3f  %19.3f  %17.3f", r.nodes, r.replayedTau, r.meanTau, r.independentTau))
+            }
+        }
+    }
+
 }
