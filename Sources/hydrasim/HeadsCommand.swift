@@ -25,6 +25,8 @@ struct HeadsCommand: ParsableCommand {
         @Option(name: .long, help: "val, train, greedy (the base model's own greedy continuations of validation prompts: what decoding sees) or bench (the same on the prompts `hydrasim bench` decodes).")
         var split = "val"
         @Option(name: .long, help: "With --split greedy or bench: number of prompts (32 validation tokens each, continued greedily for 96).") var prompts = 48
+        @Option(name: .customLong("prompt-length"), help: "With --split bench: tokens per prompt (BOS included), as bench's --prompt-length.")
+        var promptLength = 32
         @Option(name: .customLong("max-tokens"), help: "With --split bench: tokens generated per prompt, as bench's --max-tokens.") var maxTokens = 96
         @Option(name: .long, help: "Largest k of top-k.") var top = 10
         @Option(name: .long, help: "Evaluate only the first N positions.") var limit: Int?
@@ -47,6 +49,7 @@ struct HeadsCommand: ParsableCommand {
             if !["val", "train", "greedy", "bench"].contains(split) { throw CLIError("--split must be val, train, greedy or bench, got \(split)") }
             if prompts < 1 { throw CLIError("--prompts must be at least 1") }
             if maxTokens < 1 { throw CLIError("--max-tokens must be at least 1, got \(maxTokens)") }
+            if promptLength < 2 { throw CLIError("--prompt-length must be at least 2 (BOS and one token), got \(promptLength)") }
             if !["json", "csv", "text"].contains(format) { throw CLIError("--format must be json, csv or text, got \(format)") }
             if top < 1 { throw CLIError("--top must be at least 1") }
         }
@@ -61,10 +64,9 @@ struct HeadsCommand: ParsableCommand {
             let model = Transformer(weights: weights)
             let accuracy: HeadAccuracy
             if split == "bench" {
-                // bench's prompts (BOS and 31 tokens after a newline), each continued greedily for --max-tokens.
-                let promptLength = 32
-                let segment = promptLength + maxTokens
-                guard segment <= weights.config.maxSequenceLength else {
+                // bench's prompts (BOS and promptLength - 1 tokens after a newline), each continued greedily for --max-tokens.
+                let (segment, overflow) = promptLength.addingReportingOverflow(maxTokens)
+                guard !overflow, segment <= weights.config.maxSequenceLength else {
                     throw CLIError("--max-tokens \(maxTokens) after a \(promptLength)-token prompt is beyond the model's context of \(weights.config.maxSequenceLength) tokens")
                 }
                 let promptList = try SpeculativeBench.prompts(validation: data.validation, count: prompts, length: promptLength, room: maxTokens)

@@ -154,6 +154,30 @@ struct CommandLineTests {
         // 3 sequences of 32 tokens (an 8-token prompt, then greedy); positions decoding drafts from (the last prompt token
         // on) whose 3 heads' targets stay inside their sequence: 7...27, 21 each.
         #expect(greedyReport["positions"] as? Int == 3 * (32 - 4 - 7))
+        // Every position's ranks in text order (one run per sequence) and the joint path figures come with the table.
+        let sequences = try #require(greedyReport["sequences"] as? [[[Int]]])
+        #expect(sequences.count == 3 && sequences.allSatisfy { $0.count == 21 && $0.allSatisfy { $0.count == 3 && $0.allSatisfy { $0 >= -1 && $0 < 2 } } })
+        #expect(greedyReport["paths"] as? [[String: Any]] != nil)
+
+        // bench's own prompts, continued greedily; decoding replayed on the ranks.
+        let benchTable = try Self.run(["heads", "accuracy", "--heads", headsFile, "--base", base, "--corpus", corpus, "--split", "bench",
+                                       "--prompts", "2", "--prompt-length", "8", "--max-tokens", "16", "--format", "json"])
+        #expect(benchTable.status == 0, "\(benchTable.stderr)")
+        let benchJSON = folder.appendingPathComponent("bench-acc.json").path
+        try Data(benchTable.stdout.utf8).write(to: URL(fileURLWithPath: benchJSON))
+        let replay = try Self.run(["tree", "replay", "--accuracies", benchJSON, "--trees", "chain-1,chain-3,fork-2x2", "--format", "json"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let replayRows = try #require(try JSONSerialization.jsonObject(with: Data(replay.stdout.utf8)) as? [[String: Any]])
+        #expect(replayRows.map { $0["tree"] as? String } == ["chain-1", "chain-3", "fork-2x2"])
+        #expect(replayRows.allSatisfy { ($0["replayed_tau"] as? Double).map { $0 >= 1 && $0 <= 4 } == true })
+        try expectError(["heads", "accuracy", "--heads", headsFile, "--base", base, "--corpus", corpus, "--split", "bench", "--max-tokens", "40"],
+                        "beyond the model's context of 32 tokens")
+        try expectError(["heads", "accuracy", "--heads", headsFile, "--base", base, "--corpus", corpus, "--split", "bench", "--prompt-length", "1"],
+                        "--prompt-length must be at least 2")
+        try expectError(["tree", "replay", "--accuracies", benchJSON, "--trees", "chain-1,no-such-tree"], "no-such-tree")
+        let bare = folder.appendingPathComponent("bare.json").path
+        try Data(#"{"top_k": [[0.5, 0.7]]}"#.utf8).write(to: URL(fileURLWithPath: bare))
+        try expectError(["tree", "replay", "--accuracies", bare], "no rank sequences to replay on")
 
         // Heads ending in the base model's own frozen classifier: a smaller file, the same commands, and decoding still equals ar.
         let sharedFile = folder.appendingPathComponent("s.heads").path
