@@ -352,6 +352,24 @@ public struct HeadAccuracy: Codable, Equatable, Sendable {
         self.sequences = sequences
     }
 
+    /// How many positions of `sequences` (runs of per-head ranks, -1 a miss) have ranks that begin with each path: every
+    /// prefix of a position's ranks up to its first miss is counted once.
+    public static func pathCounts(_ sequences: [[[Int]]]) -> [[Int]: Int] {
+        var counts: [[Int]: Int] = [:]
+        var path: [Int] = []
+        for run in sequences {
+            for ranks in run {
+                path.removeAll(keepingCapacity: true)
+                for r in ranks {
+                    guard r >= 0 else { break }
+                    path.append(r)
+                    counts[path, default: 0] += 1
+                }
+            }
+        }
+        return counts
+    }
+
     enum CodingKeys: String, CodingKey { case topK, positions, paths, sequences }
 
     /// Decodes a table written before `paths` existed too (no joint figures).
@@ -402,26 +420,15 @@ public struct HeadAccuracy: Codable, Equatable, Sendable {
                 }
             }
         }
-        // Every prefix of each position's rank path up to its first miss, counted.
-        var pathCounts: [[Int]: Int] = [:]
-        var path: [Int] = []
-        for j in 0..<count {
-            path.removeAll(keepingCapacity: true)
-            for k in 0..<K {
-                guard ranks[k][j] < top else { break }
-                path.append(ranks[k][j])
-                pathCounts[path, default: 0] += 1
-            }
-        }
-        let paths = pathCounts.filter { $0.value >= PathAcceptance.minimumCount }
-            .map { PathAcceptance(path: $0.key, accepted: Double($0.value) / Double(max(count, 1))) }
-            .sorted { $0.path.count != $1.path.count ? $0.path.count < $1.path.count : $0.path.lexicographicallyPrecedes($1.path) }
         // Runs of consecutive positions (one per independent sequence), each position's ranks with misses as -1.
         var sequences: [[[Int]]] = []
         for j in 0..<count {
             if j == 0 || usable[j] != usable[j - 1] + 1 { sequences.append([]) }
             sequences[sequences.count - 1].append((0..<K).map { ranks[$0][j] < top ? ranks[$0][j] : -1 })
         }
+        let paths = pathCounts(sequences).filter { $0.value >= PathAcceptance.minimumCount }
+            .map { PathAcceptance(path: $0.key, accepted: Double($0.value) / Double(max(count, 1))) }
+            .sorted { $0.path.count != $1.path.count ? $0.path.count < $1.path.count : $0.path.lexicographicallyPrecedes($1.path) }
         return HeadAccuracy(topK: hits.map { $0.map { Double($0) / Double(max(count, 1)) } }, positions: count, paths: paths,
                             sequences: sequences)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import DraftHeads
 
 /// Per-head, per-rank accuracies: `rank[k][r]` is the probability that head `k+1`'s rank-`r` guess is
 /// right (reference §3, "Tree design"; rank accuracy = top(r+1) − top(r) of a top-k table).
@@ -38,9 +39,7 @@ public struct HeadAccuracyTable: Equatable, Sendable {
             throw TreeError("no ranks: rank sequences need at least one position with a rank per head")
         }
         var rankCounts = [[Int]](repeating: [Int](repeating: 0, count: top), count: heads)
-        var pathCounts: [[Int]: Int] = [:]
         var positions = 0
-        var path: [Int] = []
         for (s, run) in sequences.enumerated() {
             guard !run.isEmpty else { throw TreeError("run \(s + 1) of the rank sequences has no positions") }
             for (j, ranks) in run.enumerated() {
@@ -51,17 +50,12 @@ public struct HeadAccuracyTable: Equatable, Sendable {
                     throw TreeError("run \(s + 1), position \(j + 1): rank \(bad) is not in -1..<\(top) (-1 a miss)")
                 }
                 for (k, r) in ranks.enumerated() where r >= 0 { rankCounts[k][r] += 1 }
-                path.removeAll(keepingCapacity: true)
-                for r in ranks {
-                    guard r >= 0 else { break }
-                    path.append(r)
-                    pathCounts[path, default: 0] += 1
-                }
                 positions += 1
             }
         }
         let n = Double(positions)
-        self.init(rank: rankCounts.map { $0.map { Double($0) / n } }, joint: pathCounts.mapValues { Double($0) / n }, sequences: sequences)
+        self.init(rank: rankCounts.map { $0.map { Double($0) / n } }, joint: HeadAccuracy.pathCounts(sequences).mapValues { Double($0) / n },
+                  sequences: sequences)
     }
 
     public var heads: Int { rank.count }
