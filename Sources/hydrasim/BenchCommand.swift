@@ -235,13 +235,14 @@ struct BenchCommand: ParsableCommand {
             progress.update($0, status: $2)
         }
         let arSpeed = Double(measured[0].tokens) / measured[0].seconds
-        // The costs alone, measured now: a pass over each tree size and each configuration's drafting step.
-        let costs = try measureStepCosts(transformer, steps: [(nil, 1, 1)] + zip(configurations, measured).map { c, m in
+        // The costs, measured now: each configuration's drafting step and its pass, in turn as decoding runs them
+        // (the first configuration is plain decoding: its one-token pass).
+        let costs = try measureStepCosts(transformer, steps: zip(configurations, measured).map { c, m in
             (c.speculative?.proposer, c.treeNodes, max(1, Int((Double(m.tokens) / Double(max(m.steps, 1))).rounded())))
         })
         let onePass = costs[0].passSeconds
-        let drafts = costs.dropFirst().map(\.draftSeconds)
-        let treePasses = costs.dropFirst().map(\.passSeconds)
+        let drafts = costs.map(\.draftSeconds)
+        let treePasses = costs.map(\.passSeconds)
         // The cost model's fixed cost per pass, fitted to this run: ar's time per token minus streaming the weights.
         device.passOverhead = max(0, 1 / arSpeed - Double(transformer.config.parameterCount) * 4 / device.bandwidth(streaming: Double(transformer.config.parameterCount) * 4))
         let rows = zip(zip(configurations, measured), zip(drafts, treePasses)).map { pair, cost -> SpeculativeRow in
