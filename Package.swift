@@ -81,7 +81,8 @@ let package = Package(
         .testTarget(name: "SpeculationTests", dependencies: ["TestSupport", "CAllocationCounter", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         .testTarget(name: "VisualizationTests", dependencies: ["TestSupport", "CZlib", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
         .testTarget(name: "LessonsTests", dependencies: ["TestSupport", "Lessons", "REPL", "Speculation", "LanguageModel", "Numerics"]),
-        .testTarget(name: "REPLTests", dependencies: ["TestSupport", "REPL", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),
+        .testTarget(name: "REPLTests", dependencies: ["TestSupport", "REPL", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"],
+                    exclude: ["Golden"]),  // the golden transcript is read from the source tree, not bundled
         // Mutation fuzzing of every loader and of the numeric options (HYDRASIM_FUZZ_CASES sets the cases per format;
         // scripts/fuzz.sh runs the long version). The regression corpus is in Tests/FuzzCorpus.
         .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "hydrasim", "Visualization", "Speculation", "DraftHeads", "LanguageModel", "Numerics"]),

@@ -98,7 +98,7 @@ func fuzz<Input>(_ format: String, cases count: Int, seed: UInt64, name: String,
     stats.seconds = (clock.now - start).seconds
     print("fuzz " + stats.summary)
     if let file = FuzzSettings.reportFile, let handle = FileHandle(forWritingAtPath: file) ?? {
-        FileManager.default.createFile(atPath: file, contents: nil)
+        guard FileManager.default.createFile(atPath: file, contents: nil) else { return nil }
         return FileHandle(forWritingAtPath: file)
     }() {
         handle.seekToEndOfFile()

@@ -102,25 +102,26 @@ struct TreeDesignTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hydrasim-joint-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        func write(_ text: String) -> String {
-            let path = dir.appendingPathComponent("\(UUID().uuidString).json").path
-            FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
-            return path
+        func write(_ text: String) throws -> String {
+            let url = dir.appendingPathComponent("\(UUID().uuidString).json")
+            try Data(text.utf8).write(to: url)
+            return url.path
         }
-        let good = write(#"{"top_k": [[0.6, 0.8], [0.5, 0.6]], "paths": [{"path": [0], "accepted": 0.6}, {"path": [0, 0], "accepted": 0.45}], "sequences": [[[0, 0], [1, -1]]]}"#)
+        let good = try write(#"{"top_k": [[0.6, 0.8], [0.5, 0.6]], "paths": [{"path": [0], "accepted": 0.6}, {"path": [0, 0], "accepted": 0.45}], "sequences": [[[0, 0], [1, -1]]]}"#)
         let table = try HeadAccuracyTable.read(good)
         #expect(table.value([0, 0]) == 0.45)
         #expect(table.sequences == [[[0, 0], [1, -1]]])
         // Old tables (no paths) still read, valued as independent.
-        let old = try HeadAccuracyTable.read(write(#"{"top_k": [[0.6, 0.8], [0.5, 0.6]]}"#))
+        let old = try HeadAccuracyTable.read(try write(#"{"top_k": [[0.6, 0.8], [0.5, 0.6]]}"#))
         #expect(old.joint == nil && abs(old.value([0, 0]) - 0.3) < 1e-12)
         for (text, reason) in [
             (#"{"top_k": [[0.6, 0.8]], "paths": [{"path": [0, 0], "accepted": 0.5}]}"#, "does not fit"),
             (#"{"top_k": [[0.6, 0.8]], "paths": [{"path": [0], "accepted": 1.5}]}"#, "not in [0, 1]"),
             (#"{"top_k": [[0.6, 0.8]], "sequences": [[[2]]]}"#, "is not 1 ranks"),
         ] {
-            #expect(throws: TreeError.self) { try HeadAccuracyTable.read(write(text)) }
-            do { _ = try HeadAccuracyTable.read(write(text)) } catch { #expect("\(error)".contains(reason), "\(error)") }
+            let path = try write(text)
+            #expect(throws: TreeError.self) { try HeadAccuracyTable.read(path) }
+            do { _ = try HeadAccuracyTable.read(path) } catch { #expect("\(error)".contains(reason), "\(error)") }
         }
     }
 
