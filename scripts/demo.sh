@@ -29,9 +29,15 @@ echo "    Hydra++'s heads see the path to each node, so children follow their pa
 "$bin" trace --prompt "ROMEO:" --decoders medusa,hydra++ --steps 12 --out "$out"
 
 echo
+echo "==> Tau before decoding: the self-distilled Hydra heads' ranks of the right token on the 4 prompts the bench below"
+echo "    decodes, and greedy decoding replayed on them (tau = tokens per step, within a percent or two of what the bench measures):"
+"$bin" heads accuracy --heads $house/hydra-distilled.heads --split bench --prompts 4 --max-tokens 64 --format json > "$out/distilled-ranks.json"
+"$bin" tree replay --accuracies "$out/distilled-ranks.json" --trees chain-1,chain-2,chain-3 --format text
+
+echo
 echo "==> Acceptance and speed against plain decoding on the smallest trees (4 held-out prompts; on the 2-core Zen 4 where"
-echo "    it was measured, Hydra's one- and two-guess chains beat plain decoding by 1.3-1.4x and the self-distilled"
-echo "    Hydra heads (hydra-distilled) by about 1.5x and more on chain-3; bigger trees do not pay here; the heads"
+echo "    it was measured on 48 prompts, Hydra's one- and two-guess chains beat plain decoding by 1.2-1.3x and the"
+echo "    self-distilled Hydra heads (hydra-distilled) by 1.4-1.5x on chain-2; bigger trees do not pay here; the heads"
 echo "    draft with fp16 copies of their weights; BENCHMARKS.md has the full runs):"
 "$bin" bench --decoders ar,medusa,hydra,hydra++,hydra=Fixtures/models/house/hydra-distilled.heads --trees chain-1,chain-2,chain-3 --prompts 4 --max-tokens 64
 
