@@ -183,43 +183,12 @@ struct CostCommand: ParsableCommand {
     }
 }
 
-/// Median seconds of `model`'s forward over `n` tree tokens after a 64-token prefix, per size (`cost --measure`,
-/// `tree optimize --objective speedup`).
+/// Median seconds of `model`'s forward over `n` tree tokens after a 64-token prefix, per size (`cost --measure`).
 func measurePassSeconds(_ model: Transformer, sizes: [Int], repeats: Int = 31) throws -> [Int: Double] {
-    let prefix = min(64, model.config.maxSequenceLength - (sizes.max() ?? 1))
-    guard prefix >= 1 else { throw CLIError("the model's context is too short to time a tree of \(sizes.max() ?? 1) tokens") }
-    let state = model.makeState(cacheCapacity: model.config.maxSequenceLength)
-    let prompt = (0..<prefix).map { 3 + $0 % 200 }
-    _ = model.forward(tokens: prompt, positions: Array(0..<prefix), mask: .causal(prefix: 0, count: prefix), state: state)
-    let clock = ContinuousClock()
+    // Passes alone are steps of plain decoding over n tokens (measureStepCosts: sizes up to 8 in turns, bigger ones apart).
     let distinct = Array(Set(sizes)).sorted()
-    // A chain-shaped tree (causal mask): the cost of a pass depends on n, not on the shape. The sizes up to 8 take
-    // turns, so that the machine's drift between seconds hits them alike; each turn runs one untimed pass of its size
-    // first. Bigger sizes are timed afterwards, each in its own run of passes: here a one-token pass timed in the wake
-    // of a 64-token one (5 ms of full-width FMAs) came out 10-40 % slower, which made pass(1) look dearer than pass(2).
-    func pass(_ n: Int) {
-        if n == 1 {
-            _ = model.forward(token: 5, state: state)
-        } else {
-            _ = model.forward(tokens: [Int](repeating: 5, count: n), positions: (0..<n).map { prefix + $0 },
-                              mask: .causal(prefix: prefix, count: n), state: state)
-        }
-        state.cache.truncate(to: prefix)
-    }
-    var times = [[Double]](repeating: [], count: distinct.count)
-    let small = distinct.indices.filter { distinct[$0] <= 8 }
-    let groups = [small] + distinct.indices.filter { distinct[$0] > 8 }.map { [$0] }
-    for group in groups where !group.isEmpty {
-        for _ in 0..<max(1, repeats) {
-            for i in group {
-                pass(distinct[i])
-                let start = clock.now
-                pass(distinct[i])
-                times[i].append((clock.now - start).seconds)
-            }
-        }
-    }
-    return Dictionary(uniqueKeysWithValues: distinct.indices.map { (distinct[$0], times[$0].sorted()[times[$0].count / 2]) })
+    let costs = try measureStepCosts(model, steps: distinct.map { (nil, $0, 1) }, repeats: repeats)
+    return Dictionary(uniqueKeysWithValues: zip(distinct, costs.map(\.passSeconds)))
 }
 
 /// What one decoding step of a configuration costs, timed as decoding runs it.
