@@ -235,11 +235,11 @@ struct BenchCommand: ParsableCommand {
             progress.update($0, status: $2)
         }
         let arSpeed = Double(measured[0].tokens) / measured[0].seconds
-        // The costs, measured now: each configuration's drafting step and its pass, in turn as decoding runs them
-        // (the first configuration is plain decoding: its one-token pass).
+        // The costs, measured now: each configuration's drafting step and its pass, in turn as decoding runs them, after
+        // the steps' mean context (the first configuration is plain decoding: its one-token pass).
         let costs = try measureStepCosts(transformer, steps: zip(configurations, measured).map { c, m in
             (c.speculative?.proposer, c.treeNodes, max(1, Int((Double(m.tokens) / Double(max(m.steps, 1))).rounded())))
-        })
+        }, prefix: promptLength + length / 2)
         let onePass = costs[0].passSeconds
         let drafts = costs.map(\.draftSeconds)
         let treePasses = costs.map(\.passSeconds)

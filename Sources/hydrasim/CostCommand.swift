@@ -200,14 +200,15 @@ struct StepCost {
 
 /// Times decoding steps of each configuration: `proposer` nil is plain decoding (a one-token pass), else a drafting
 /// step with `proposer` (the prefix layer fed `accepted` states first, as a step does) followed by a pass over
-/// `tokens` tokens after a 64-token prefix. The drafting and the pass alternate as in decoding, so each evicts the
+/// `tokens` tokens after `prefix` cached tokens (bench: its prompt plus half its tokens, its steps' mean context;
+/// attention's cost grows with it). The drafting and the pass alternate as in decoding, so each evicts the
 /// other's weights from the caches as it does there (timed apart, both ran from warm caches and a bench projected
 /// 20-40 % more speedup than it measured). Configurations of up to 8 tokens take turns (the machine's drift hits
 /// them alike), each turn an untimed step and then a timed one; bigger ones are timed after, each on its own.
 func measureStepCosts(_ model: Transformer, steps: [(proposer: CandidateProposer?, tokens: Int, accepted: Int)],
-                      repeats: Int = 51) throws -> [StepCost] {
+                      repeats: Int = 51, prefix: Int = 64) throws -> [StepCost] {
     let dim = model.config.dim
-    let prefixLength = min(64, model.config.maxSequenceLength - (steps.map(\.tokens).max() ?? 1))
+    let prefixLength = min(max(1, prefix), model.config.maxSequenceLength - (steps.map(\.tokens).max() ?? 1))
     guard prefixLength >= 1 else { throw CLIError("the model's context is too short to time a tree of \(steps.map(\.tokens).max() ?? 1) tokens") }
     let state = model.makeState(cacheCapacity: model.config.maxSequenceLength)
     let prompt = (0..<prefixLength).map { 3 + $0 % 200 }
