@@ -204,6 +204,7 @@ public enum GreedyTreeSearch {
         func value(_ path: [Int]) -> Double { table.value(path) }
         var frontier: [[Int]] = [[0]]
         var chosen: [Choice] = []
+        var inTree: Set<[Int]> = []   // the chosen paths, for the replay
         var tau = 1.0
         while chosen.count < nodes, !frontier.isEmpty {
             let best = frontier.indices.max { a, b in
@@ -215,8 +216,9 @@ public enum GreedyTreeSearch {
             let path = frontier.remove(at: best)
             let v = value(path)
             tau += v
-            chosen.append(Choice(path: path, value: v, predictedTau: tau,
-                                 replayedTau: table.sequences == nil ? nil : replayedTau(chosen.map(\.path) + [path], table)))
+            inTree.insert(path)
+            let replayed = table.sequences.map { replay(inTree, $0) }.flatMap { $0.steps == 0 ? nil : Double($0.tokens) / Double($0.steps) }
+            chosen.append(Choice(path: path, value: v, predictedTau: tau, replayedTau: replayed))
             if path.last! + 1 < w { frontier.append(Array(path.dropLast()) + [path.last! + 1]) }
             if path.count < depth { frontier.append(path + [0]) }
         }
@@ -237,7 +239,11 @@ public enum GreedyTreeSearch {
     /// ratio): a step at position j emits 1 + the depth of the deepest node of `paths` whose path the ranks there
     /// begin with, and the next step starts as many positions later; each run is replayed from its start.
     public static func replay(_ paths: [[Int]], _ sequences: [[[Int]]]) -> (tokens: Int, steps: Int) {
-        let nodes = Set(paths)
+        replay(Set(paths), sequences)
+    }
+
+    /// `replay` of the tree whose node paths are `nodes`.
+    static func replay(_ nodes: Set<[Int]>, _ sequences: [[[Int]]]) -> (tokens: Int, steps: Int) {
         var tokens = 0, steps = 0
         var prefix: [Int] = []
         for run in sequences {

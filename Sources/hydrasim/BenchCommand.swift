@@ -241,13 +241,11 @@ struct BenchCommand: ParsableCommand {
             (c.speculative?.proposer, c.treeNodes, max(1, Int((Double(m.tokens) / Double(max(m.steps, 1))).rounded())))
         }, prefix: promptLength + length / 2)
         let onePass = costs[0].passSeconds
-        let drafts = costs.map(\.draftSeconds)
-        let treePasses = costs.map(\.passSeconds)
         // The cost model's fixed cost per pass, fitted to this run: ar's time per token minus streaming the weights.
         device.passOverhead = max(0, 1 / arSpeed - Double(transformer.config.parameterCount) * 4 / device.bandwidth(streaming: Double(transformer.config.parameterCount) * 4))
-        let rows = zip(zip(configurations, measured), zip(drafts, treePasses)).map { pair, cost -> SpeculativeRow in
+        let rows = zip(zip(configurations, measured), costs).map { pair, cost -> SpeculativeRow in
             let (c, m) = pair
-            let (draft, treePass) = cost
+            let (draft, treePass) = (cost.draftSeconds, cost.passSeconds)
             let heads = c.speculative?.heads
             var profile = ModelProfile(name: "this", parameters: Double(transformer.config.parameterCount), bytesPerParameter: 4,
                                        headParameters: Double(heads.map { $0.namedTensors.reduce(0) { $0 + $1.tensor.count } } ?? 0),

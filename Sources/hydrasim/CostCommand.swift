@@ -225,8 +225,10 @@ func measureStepCosts(_ model: Transformer, steps: [(proposer: CandidateProposer
     }
     var nodes: [DraftNode] = []
     nodes.reserveCapacity((steps.compactMap { $0.proposer?.maxNodeCount }.max() ?? 1))
-    let tokens = [Int](repeating: 5, count: steps.map(\.tokens).max() ?? 1)
-    let positions = (0..<(steps.map(\.tokens).max() ?? 1)).map { prefixLength + $0 }
+    // Per configuration: the tokens, positions and mask of its pass, made before the timing starts.
+    let tokens = steps.map { [Int](repeating: 5, count: $0.tokens) }
+    let positions = steps.map { (0..<$0.tokens).map { prefixLength + $0 } }
+    let masks = steps.map { AttentionMask.causal(prefix: prefixLength, count: $0.tokens) }
     let clock = ContinuousClock()
     var draftTimes = [[Double]](repeating: [], count: steps.count), passTimes = draftTimes
     func step(_ i: Int) -> (Double, Double) {
@@ -245,7 +247,7 @@ func measureStepCosts(_ model: Transformer, steps: [(proposer: CandidateProposer
         if n == 1 {
             _ = model.forward(token: 5, state: state)
         } else {
-            _ = model.forward(tokens: Array(tokens[..<n]), positions: Array(positions[..<n]), mask: .causal(prefix: prefixLength, count: n), state: state)
+            _ = model.forward(tokens: tokens[i], positions: positions[i], mask: masks[i], state: state)
         }
         state.cache.truncate(to: prefixLength)
         return ((drafted - start).seconds, (clock.now - drafted).seconds)
